@@ -1,0 +1,47 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Hot kernels must be compiled for a CPU with FMA/F16C, otherwise Swift lowers SIMD fused
+// multiply-adds and Float16 conversions to one library call per lane (10-20x slower, silently).
+// haswell (AVX2, FMA, F16C) is the portable x86-64 floor. Apple silicon / arm64 has NEON as baseline.
+#if arch(x86_64)
+let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let kernelFlags: [SwiftSetting] = []
+#endif
+
+let package = Package(
+    name: "MoEKit",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "MoETensor", targets: ["MoETensor"]),
+        .library(name: "MoEFormats", targets: ["MoEFormats"]),
+        .library(name: "MoEModels", targets: ["MoEModels"]),
+        .library(name: "MoERuntime", targets: ["MoERuntime"]),
+        .executable(name: "moekit", targets: ["moekit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .target(name: "MoETensor", swiftSettings: kernelFlags + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        .target(name: "MoEFormats", dependencies: ["MoETensor"]),
+        .target(name: "MoEModels", dependencies: [
+            "MoETensor", "MoEFormats", .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "MoERuntime", dependencies: [
+            "MoEModels", "MoETensor", .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "moekit", dependencies: [
+            "MoERuntime", "MoEModels", "MoEFormats", "MoETensor",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/moekit"),
+        .testTarget(name: "MoETensorTests", dependencies: ["MoETensor"]),
+        .testTarget(name: "MoEFormatsTests", dependencies: ["MoEFormats", "MoETensor"]),
+        .testTarget(name: "MoEModelsTests", dependencies: ["MoEModels", "MoERuntime", "MoEFormats", "MoETensor"]),
+        // Drives the built `moekit` executable and checks the JSON contract other tools parse.
+        .testTarget(name: "MoECLITests", dependencies: ["MoEFormats", "moekit"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,165 @@
+import MoEFormats
+
+/// Typed access to a `config.json`, accepting the older and the transformers-5 spellings of keys.
+/// Every failure names the file and the key.
+public struct ConfigReader: Sendable {
+    public let json: JSONValue
+    public let file: String
+
+    public init(json: JSONValue, file: String) {
+        self.json = json
+        self.file = file
+    }
+
+    public init(path: String) throws {
+        let bytes = try readFile(path, limit: 64 << 20)
+        do { json = try JSONParser.parse(bytes) } catch let e as JSONError {
+            throw ModelError.config(file: path, key: "", message: "not valid JSON at byte offset \(e.offset): \(e.message)")
+        }
+        guard json.objectMembers != nil else { throw ModelError.config(file: path, key: "", message: "top level is not an object") }
+        file = path
+    }
+
+    func fail(_ key: String, _ msg: String) -> ModelError { .config(file: file, key: key, message: msg) }
+
+    /// The first of `keys` present and non-null.
+    public func value(_ keys: [String]) -> (String, JSONValue)? {
+        for k in keys {
+            if let v = json[k], !v.isNull { return (k, v) }
+        }
+        return nil
+    }
+
+    public func has(_ key: String) -> Bool { value([key]) != nil }
+
+    public func int(_ keys: String..., default d: Int? = nil, min: Int = 0) throws -> Int {
+        guard let (k, v) = value(keys) else {
+            if let d { return d }
+            throw fail(keys.joined(separator: "' or '"), "required integer is missing")
+        }
+        guard let i = v.intValue else { throw fail(k, "expected an integer, found \(v)") }
+        guard i >= min else { throw fail(k, "must be at least \(min), found \(i)") }
+        return i
+    }
+
+    public func optionalInt(_ keys: String...) throws -> Int? {
+        guard let (k, v) = value(keys) else { return nil }
+        guard let i = v.intValue, i >= 0 else { throw fail(k, "expected a non-negative integer, found \(v)") }
+        return i
+    }
+
+    public func double(_ keys: String..., default d: Double? = nil) throws -> Double {
+        guard let (k, v) = value(keys) else {
+            if let d { return d }
+            throw fail(keys.joined(separator: "' or '"), "required number is missing")
+        }
+        guard let x = v.doubleValue, x.isFinite else { throw fail(k, "expected a finite number, found \(v)") }
+        return x
+    }
+
+    public func optionalDouble(_ keys: String...) throws -> Double? {
+        guard let (k, v) = value(keys) else { return nil }
+        guard let x = v.doubleValue, x.isFinite else { throw fail(k, "expected a finite number, found \(v)") }
+        return x
+    }
+
+    public func bool(_ keys: String..., default d: Bool) throws -> Bool {
+        guard let (k, v) = value(keys) else { return d }
+        guard let b = v.boolValue else { throw fail(k, "expected true or false, found \(v)") }
+        return b
+    }
+
+    public func string(_ keys: String..., default d: String? = nil) throws -> String {
+        guard let (k, v) = value(keys) else {
+            if let d { return d }
+            throw fail(keys.joined(separator: "' or '"), "required string is missing")
+        }
+        guard let s = v.stringValue else { throw fail(k, "expected a string, found \(v)") }
+        return s
+    }
+
+    public func intList(_ key: String) throws -> [Int] {
+        guard let (k, v) = value([key]) else { return [] }
+        guard let a = v.arrayValue else { throw fail(k, "expected a list of integers") }
+        return try a.map { guard let i = $0.intValue else { throw fail(k, "expected a list of integers") }; return i }
+    }
+
+    /// RoPE settings: `rope_theta` + `rope_scaling` (older configs) or `rope_parameters`
+    /// (transformers 5), with `partial_rotary_factor` at the top level or inside.
+    public func rope(defaultTheta: Double = 10_000) throws -> RopeConfig {
+        let params = json["rope_parameters"].flatMap { $0.isNull ? nil : $0 }
+        let scaling = json["rope_scaling"].flatMap { $0.isNull ? nil : $0 }
+        var theta = try optionalDouble("rope_theta")
+        if let p = params, theta == nil { theta = p["rope_theta"]?.doubleValue }
+        let src = scaling ?? params
+        var type = "default"
+        if let s = src {
+            guard s.objectMembers != nil else { throw fail(scaling != nil ? "rope_scaling" : "rope_parameters", "expected an object") }
+            type = s["rope_type"]?.stringValue ?? s["type"]?.stringValue ?? "default"
+        }
+        var partial = try optionalDouble("partial_rotary_factor")
+        if partial == nil, let p = params { partial = p["partial_rotary_factor"]?.doubleValue }
+        let key = scaling != nil ? "rope_scaling" : "rope_parameters"
+        func num(_ k: String) throws -> Double {
+            guard let v = src?[k]?.doubleValue, v.isFinite else { throw fail(key, "rope type '\(type)' needs a number '\(k)'") }
+            return v
+        }
+        let kind: RopeConfig.Scaling
+        switch type {
+        case "default": kind = .none
+        case "linear": kind = .linear(factor: try num("factor"))
+        case "llama3":
+            kind = .llama3(factor: try num("factor"), lowFreqFactor: try num("low_freq_factor"),
+                           highFreqFactor: try num("high_freq_factor"),
+                           originalMaxPositions: try num("original_max_position_embeddings"))
+        default:
+            throw fail(key, "rope type '\(type)' is not supported (default, linear, llama3 are)")
+        }
+        let t = theta ?? defaultTheta
+        guard t > 0 else { throw fail("rope_theta", "must be positive") }
+        let pf = partial ?? 1
+        guard pf > 0, pf <= 1 else { throw fail("partial_rotary_factor", "must be in (0, 1]") }
+        return RopeConfig(theta: t, scaling: kind, partialRotaryFactor: pf)
+    }
+}
+
+/// Rotary position embedding parameters.
+public struct RopeConfig: Sendable, Equatable {
+    public enum Scaling: Sendable, Equatable {
+        case none
+        case linear(factor: Double)
+        case llama3(factor: Double, lowFreqFactor: Double, highFreqFactor: Double, originalMaxPositions: Double)
+    }
+    public var theta: Double
+    public var scaling: Scaling
+    public var partialRotaryFactor: Double
+
+    /// Inverse frequencies for a rotary width of `dims` (even), computed in f32 as transformers does.
+    public func inverseFrequencies(dims: Int) -> [Float] {
+        var inv = (0..<(dims / 2)).map { i -> Float in
+            let exponent = Float(2 * i) / Float(dims)
+            return 1 / Float(pow(Double(Float(theta)), Double(exponent)))
+        }
+        switch scaling {
+        case .none: break
+        case .linear(let f): inv = inv.map { $0 / Float(f) }
+        case let .llama3(factor, low, high, original):
+            let lowWavelen = original / low
+            let highWavelen = original / high
+            inv = inv.map { f in
+                let wavelen = 2 * Double.pi / Double(f)
+                if wavelen < highWavelen { return f }
+                if wavelen > lowWavelen { return f / Float(factor) }
+                let smooth = (original / wavelen - low) / (high - low)
+                return Float((1 - smooth) * Double(f) / factor + smooth * Double(f))
+            }
+        }
+        return inv
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

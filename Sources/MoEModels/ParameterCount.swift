@@ -1,0 +1,54 @@
+import MoETensor
+
+/// Parameter counts of a bound model, from the weights it actually holds.
+public struct ParameterCounts: Sendable, Equatable {
+    /// Every parameter held (a tied embedding/head counted once).
+    public var total: Int
+    /// Parameters multiplied for one token: everything but the routed experts that do not fire,
+    /// the input embedding included (one row is read, but the convention of Qwen/Mistral/Meta counts it whole).
+    public var activePerToken: Int
+    /// Bytes of weights held.
+    public var weightBytes: Int
+}
+
+extension TransformerModel {
+    public func parameterCounts() -> ParameterCounts {
+        var total = 0, active = 0, bytes = 0
+        func m(_ w: WeightMatrix, active a: Bool = true) {
+            total += w.rows * w.cols
+            bytes += w.byteCount
+            if a { active += w.rows * w.cols }
+        }
+        func v(_ x: [Float]?) {
+            guard let x else { return }
+            total += x.count
+            active += x.count
+            bytes += x.count * 4
+        }
+        func mlp(_ w: MLPWeights, active a: Bool) {
+            m(w.gate, active: a); m(w.up, active: a); m(w.down, active: a)
+            for b in [w.gateBias, w.upBias, w.downBias] { if let b { total += b.count; if a { active += b.count } } }
+        }
+        m(embedding)
+        if lmHead.base != embedding.base { m(lmHead) }
+        v(finalNorm)
+        for l in layers {
+            v(l.inputNorm); v(l.postAttentionNorm)
+            let a = l.attention
+            m(a.q); m(a.k); m(a.v); m(a.o)
+            v(a.qBias); v(a.kBias); v(a.vBias); v(a.oBias); v(a.qNorm); v(a.kNorm)
+            switch l.feedForward {
+            case .dense(let w): mlp(w, active: true)
+            case .moe(let e):
+                m(e.router)
+                if let s = e.shared { mlp(s, active: true) }
+                if let g = e.sharedGate { m(g) }
+                for x in e.experts { mlp(x, active: false) }
+                if let first = e.experts.first {
+                    active += e.routing.topK * (first.gate.rows * first.gate.cols + first.up.rows * first.up.cols + first.down.rows * first.down.cols)
+                }
+            }
+        }
+        return ParameterCounts(total: total, activePerToken: active, weightBytes: bytes)
+    }
+}

@@ -1,0 +1,343 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import MoETensor
+
+/// Experts chosen per MoE layer per position, `[moeLayer][position][k]`, ids ascending.
+public final class ExpertTrace: @unchecked Sendable {
+    public internal(set) var experts: [[[Int]]]
+    public init(moeLayers: Int) { experts = Array(repeating: [], count: moeLayers) }
+}
+
+/// Which positions of a forward pass produce logits.
+public enum LogitPositions: Sendable {
+    case all
+    case last
+}
+
+/// A decoder-only transformer, dense or MoE, bound to weights that stay where they are (usually a
+/// mapped file). One instance serves any number of `InferenceState`s, one at a time.
+public final class TransformerModel: @unchecked Sendable {
+    public let config: TransformerConfig
+    /// `[vocab, hidden]`
+    public let embedding: WeightMatrix
+    public let layers: [DecoderLayer]
+    public let finalNorm: [Float]
+    /// `[vocab, hidden]`; the embedding itself when tied.
+    public let lmHead: WeightMatrix
+    public let pool: ThreadPool
+    /// Decoder-layer indices of the MoE layers, in order.
+    public let moeLayerIndices: [Int]
+
+    public init(config: TransformerConfig, embedding: WeightMatrix, layers: [DecoderLayer], finalNorm: [Float],
+                lmHead: WeightMatrix, pool: ThreadPool) {
+        self.config = config
+        self.embedding = embedding
+        self.layers = layers
+        self.finalNorm = finalNorm
+        self.lmHead = lmHead
+        self.pool = pool
+        moeLayerIndices = layers.indices.filter { if case .moe = layers[$0].feedForward { return true } else { return false } }
+    }
+
+    public var kvRowWidth: Int { config.kvHeads * config.headDim }
+
+    public func makeState(capacity: Int = 256) -> InferenceState {
+        InferenceState(cache: KVCache(layers: layers.count, rowWidth: kvRowWidth, capacity: capacity), threads: pool.threadCount)
+    }
+
+    /// Runs `tokens` at the next positions of `state`, appends their keys and values to its cache,
+    /// and returns logits `[positions, vocab]` for the positions asked for.
+    public func forward(_ tokens: [Int32], state: InferenceState, logits which: LogitPositions = .last,
+                        trace: ExpertTrace? = nil) throws -> [Float] {
+        let c = config
+        let T = tokens.count
+        guard T > 0 else { return [] }
+        for (i, t) in tokens.enumerated() where t < 0 || Int(t) >= c.vocabSize {
+            throw ModelError.invalidInput("token \(t) at position \(i) is outside the vocabulary (0..<\(c.vocabSize))")
+        }
+        let cache = state.cache
+        let start = cache.length
+        cache.reserve(start + T)
+        let s = state.scratch
+        s.reserve(tokens: T, config: c, layers: layers, context: start + T)
+        let H = c.hidden
+
+        // x: [T, hidden] embeddings
+        for t in 0..<T {
+            embedding.copyRow(Int(tokens[t]), to: s.x + t * H)
+        }
+        if c.embeddingMultiplier != 1 {
+            for i in 0..<(T * H) { s.x[i] *= c.embeddingMultiplier }
+        }
+
+        var moeOrdinal = 0
+        for (l, layer) in layers.enumerated() {
+            for t in 0..<T {
+                rmsNorm(s.x + t * H, weight: layer.inputNorm, eps: c.normEps, n: H, out: s.h + t * H)
+            }
+            attention(layer.attention, layer: l, tokens: T, start: start, state: state)
+            addScaled(s.x, s.tmp, c.residualMultiplier, T * H)
+
+            for t in 0..<T {
+                rmsNorm(s.x + t * H, weight: layer.postAttentionNorm, eps: c.normEps, n: H, out: s.h + t * H)
+            }
+            switch layer.feedForward {
+            case .dense(let mlp):
+                denseMLP(mlp, input: s.h, tokens: T, out: s.tmp, scratch: s)
+            case .moe(let moe):
+                mixture(moe, tokens: T, scratch: s, trace: trace, ordinal: moeOrdinal)
+                moeOrdinal += 1
+            }
+            addScaled(s.x, s.tmp, c.residualMultiplier, T * H)
+        }
+        cache.length = start + T
+
+        let first = which == .all ? 0 : T - 1
+        let n = T - first
+        for t in 0..<n {
+            rmsNorm(s.x + (first + t) * H, weight: finalNorm, eps: c.normEps, n: H, out: s.h + t * H)
+        }
+        var out = [Float](repeating: 0, count: n * c.vocabSize)
+        out.withUnsafeMutableBufferPointer { o in
+            matmul(lmHead, s.h, o.baseAddress!, tokens: n, pool: pool)
+            if c.logitMultiplier != 1 {
+                for i in 0..<o.count { o[i] *= c.logitMultiplier }
+            }
+        }
+        return out
+    }
+
+    // MARK: - Attention
+
+    private func project(_ w: WeightMatrix, bias: [Float]?, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, tokens: Int) {
+        matmul(w, x, y, tokens: tokens, pool: pool)
+        if let bias {
+            for t in 0..<tokens { addScaled(y + t * w.rows, bias, 1, w.rows) }
+        }
+    }
+
+    private func attention(_ a: AttentionWeights, layer l: Int, tokens T: Int, start: Int, state: InferenceState) {
+        let c = config
+        let s = state.scratch
+        let cache = state.cache
+        let hd = c.headDim
+        let qWidth = c.heads * hd
+        let kvWidth = c.kvHeads * hd
+        // q: [T, heads*hd], k/v: [T, kvHeads*hd], written straight into the cache rows.
+        let kRows = cache.keys[l] + start * kvWidth
+        let vRows = cache.values[l] + start * kvWidth
+        project(a.q, bias: a.qBias, s.h, s.q, tokens: T)
+        project(a.k, bias: a.kBias, s.h, kRows, tokens: T)
+        project(a.v, bias: a.vBias, s.h, vRows, tokens: T)
+        switch c.qkNorm {
+        case .none: break
+        case .perHead:
+            for t in 0..<T {
+                for h in 0..<c.heads { let p = s.q + t * qWidth + h * hd; rmsNorm(p, weight: a.qNorm!, eps: c.normEps, n: hd, out: p) }
+                for h in 0..<c.kvHeads { let p = kRows + t * kvWidth + h * hd; rmsNorm(p, weight: a.kNorm!, eps: c.normEps, n: hd, out: p) }
+            }
+        case .fullWidth:
+            for t in 0..<T {
+                rmsNorm(s.q + t * qWidth, weight: a.qNorm!, eps: c.normEps, n: qWidth, out: s.q + t * qWidth)
+                rmsNorm(kRows + t * kvWidth, weight: a.kNorm!, eps: c.normEps, n: kvWidth, out: kRows + t * kvWidth)
+            }
+        }
+        // OLMoE clamps after the q/k norms.
+        if let clip = c.clipQKV {
+            for i in 0..<(T * qWidth) { s.q[i] = min(max(s.q[i], -clip), clip) }
+            for i in 0..<(T * kvWidth) {
+                kRows[i] = min(max(kRows[i], -clip), clip)
+                vRows[i] = min(max(vRows[i], -clip), clip)
+            }
+        }
+        // RoPE at absolute positions start..<start+T.
+        let half = c.rotaryDims / 2
+        for t in 0..<T {
+            let pos = Float(start + t)
+            for i in 0..<half {
+                let angle = pos * c.inverseFrequencies[i]
+                s.cos[i] = cosf(angle)
+                s.sin[i] = sinf(angle)
+            }
+            for h in 0..<c.heads { applyRotaryHalf(s.q + t * qWidth + h * hd, cos: s.cos, sin: s.sin, half: half) }
+            for h in 0..<c.kvHeads { applyRotaryHalf(kRows + t * kvWidth + h * hd, cos: s.cos, sin: s.sin, half: half) }
+        }
+        // Scores and weighted values, one (token, head) pair per work item.
+        let group = c.heads / c.kvHeads
+        let keys = cache.keys[l], values = cache.values[l]
+        let scoresStride = s.scoresStride
+        let work = T * c.heads
+        let body = { (range: Range<Int>, thread: Int) in
+            let scores = s.scores + thread * scoresStride
+            for item in range {
+                let t = item / c.heads, h = item % c.heads
+                let pos = start + t
+                let first = c.slidingWindow.map { max(0, pos - $0 + 1) } ?? 0
+                let g = h / group
+                attendHead(query: s.q + t * qWidth + h * hd, keys: keys + g * hd, values: values + g * hd,
+                           stride: kvWidth, headDim: hd, first: first, last: pos, scale: c.attentionScale,
+                           scores: scores, out: s.att + t * qWidth + h * hd)
+            }
+        }
+        if work * (start + T) * hd < 32_768 {
+            body(0..<work, 0)
+        } else {
+            pool.parallelFor(work, body)
+        }
+        project(a.o, bias: a.oBias, s.att, s.tmp, tokens: T)
+    }
+
+    // MARK: - Feed-forward
+
+    /// `out [T, hidden] = down(silu(gate·x) * up·x)` for `input [T, hidden]`.
+    private func denseMLP(_ m: MLPWeights, input: UnsafePointer<Float>, tokens T: Int, out: UnsafeMutablePointer<Float>,
+                          scratch s: Scratch) {
+        let I = m.intermediate
+        project(m.gate, bias: m.gateBias, input, s.gate, tokens: T)
+        project(m.up, bias: m.upBias, input, s.up, tokens: T)
+        swiglu(s.gate, s.up, T * I)
+        project(m.down, bias: m.downBias, s.gate, out, tokens: T)
+    }
+
+    private func mixture(_ m: MoEWeights, tokens T: Int, scratch s: Scratch, trace: ExpertTrace?, ordinal: Int) {
+        let H = config.hidden
+        let E = m.experts.count
+        let K = m.routing.topK
+        // router logits: [T, hidden] x [experts, hidden]ᵀ -> [T, experts]
+        matmul(m.router, s.h, s.routerLogits, tokens: T, pool: pool)
+        for t in 0..<T {
+            m.routing.route(logits: s.routerLogits + t * E, count: E, scores: s.routeScores,
+                            ids: s.routeIds + t * K, weights: s.routeWeights + t * K)
+        }
+        if let trace {
+            for t in 0..<T {
+                trace.experts[ordinal].append((0..<K).map { Int(s.routeIds[t * K + $0]) }.sorted())
+            }
+        }
+        // out starts as the shared expert's contribution (or zero).
+        if let shared = m.shared {
+            denseMLP(shared, input: s.h, tokens: T, out: s.tmp, scratch: s)
+            if let g = m.sharedGate {
+                matmul(g, s.h, s.routerLogits, tokens: T, pool: pool)   // [T, 1]
+                for t in 0..<T {
+                    let w = sigmoid(s.routerLogits[t])
+                    for i in 0..<H { s.tmp[t * H + i] *= w }
+                }
+            }
+        } else {
+            s.tmp.update(repeating: 0, count: T * H)
+        }
+        // Tokens grouped per expert, so each expert's weights are read once per batch.
+        for e in 0..<E {
+            var n = 0
+            for t in 0..<T {
+                for j in 0..<K where s.routeIds[t * K + j] == Int32(e) {
+                    s.groupTokens[n] = t
+                    s.groupWeights[n] = s.routeWeights[t * K + j]
+                    (s.gathered + n * H).update(from: s.h + t * H, count: H)
+                    n += 1
+                }
+            }
+            if n == 0 { continue }
+            denseMLP(m.experts[e], input: s.gathered, tokens: n, out: s.expertOut, scratch: s)
+            for r in 0..<n {
+                addScaled(s.tmp + s.groupTokens[r] * H, s.expertOut + r * H, s.groupWeights[r], H)
+            }
+        }
+    }
+}
+
+/// Per-sequence state: the KV cache and the scratch buffers the forward pass reuses, so a
+/// steady decode loop allocates nothing.
+public final class InferenceState: @unchecked Sendable {
+    public let cache: KVCache
+    let scratch: Scratch
+
+    init(cache: KVCache, threads: Int) {
+        self.cache = cache
+        scratch = Scratch(threads: threads)
+    }
+
+    /// Positions processed so far.
+    public var position: Int { cache.length }
+
+    /// Forgets all positions.
+    public func reset() { cache.truncate(to: 0) }
+}
+
+/// Reusable buffers, grown when a larger batch or context arrives.
+final class Scratch {
+    let threads: Int
+    private(set) var tokens = 0
+    private(set) var context = 0
+    private var storage: [UnsafeMutablePointer<Float>] = []
+    var x, h, q, att, tmp, gate, up, routerLogits, routeWeights, gathered, expertOut, groupWeights: UnsafeMutablePointer<Float>
+    var cos, sin, routeScores, scores: UnsafeMutablePointer<Float>
+    var routeIds: UnsafeMutablePointer<Int32>
+    var groupTokens: UnsafeMutablePointer<Int>
+    var scoresStride = 0
+
+    init(threads: Int) {
+        self.threads = threads
+        let empty = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        x = empty; h = empty; q = empty; att = empty; tmp = empty; gate = empty; up = empty
+        routerLogits = empty; routeWeights = empty; gathered = empty; expertOut = empty; groupWeights = empty
+        cos = empty; sin = empty; routeScores = empty; scores = empty
+        routeIds = .allocate(capacity: 1)
+        groupTokens = .allocate(capacity: 1)
+        storage = [empty]
+    }
+
+    deinit {
+        for p in storage { p.deallocate() }
+        routeIds.deallocate()
+        groupTokens.deallocate()
+    }
+
+    private func alloc(_ n: Int) -> UnsafeMutablePointer<Float> {
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+        p.initialize(repeating: 0, count: max(n, 1))
+        storage.append(p)
+        return p
+    }
+
+    func reserve(tokens T: Int, config c: TransformerConfig, layers: [DecoderLayer], context: Int) {
+        if T > tokens {
+            for p in storage { p.deallocate() }
+            storage = []
+            var inter = 1, experts = 1, topK = 1
+            for l in layers {
+                switch l.feedForward {
+                case .dense(let m): inter = max(inter, m.intermediate)
+                case .moe(let m):
+                    experts = max(experts, m.experts.count)
+                    topK = max(topK, m.routing.topK)
+                    for e in m.experts { inter = max(inter, e.intermediate) }
+                    if let sh = m.shared { inter = max(inter, sh.intermediate) }
+                }
+            }
+            let H = c.hidden, qw = c.heads * c.headDim
+            x = alloc(T * H); h = alloc(T * H); tmp = alloc(T * H)
+            q = alloc(T * qw); att = alloc(T * qw)
+            gate = alloc(T * inter); up = alloc(T * inter)
+            routerLogits = alloc(T * max(experts, 1)); routeWeights = alloc(T * topK)
+            gathered = alloc(T * H); expertOut = alloc(T * H); groupWeights = alloc(T)
+            cos = alloc(c.headDim); sin = alloc(c.headDim); routeScores = alloc(experts)
+            routeIds.deallocate(); routeIds = .allocate(capacity: T * topK)
+            groupTokens.deallocate(); groupTokens = .allocate(capacity: T)
+            tokens = T
+            self.context = 0
+            scores = alloc(1)
+        }
+        if context > self.context {
+            var cap = max(self.context, 256)
+            while cap < context { cap *= 2 }
+            scores = alloc(cap * threads)
+            scoresStride = cap
+            self.context = cap
+        }
+    }
+}

@@ -1,0 +1,70 @@
+/// A small deterministic PRNG (SplitMix64): the same seed gives the same tokens on every platform.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Picks the next token from a row of logits: greedy at temperature 0, else temperature,
+/// top-k and top-p sampling.
+public struct Sampler: Sendable {
+    public var temperature: Float
+    public var topK: Int
+    public var topP: Float
+    private var rng: SplitMix64
+
+    public init(temperature: Float = 0, topK: Int = 0, topP: Float = 1, seed: UInt64 = 0) {
+        self.temperature = temperature
+        self.topK = topK
+        self.topP = topP
+        rng = SplitMix64(seed: seed)
+    }
+
+    /// Index of the largest logit (the first on ties, as `argmax` does).
+    public static func argmax(_ logits: ArraySlice<Float>) -> Int {
+        var best = logits.startIndex
+        for i in logits.indices where logits[i] > logits[best] { best = i }
+        return best - logits.startIndex
+    }
+
+    public mutating func sample(_ logits: ArraySlice<Float>) -> Int {
+        if temperature <= 0 { return Self.argmax(logits) }
+        var cand = logits.enumerated().map { ($0.offset, $0.element / temperature) }
+        cand.sort { $0.1 > $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
+        if topK > 0 && topK < cand.count { cand.removeSubrange(topK...) }
+        let m = cand[0].1
+        var probs = cand.map { Double(expf($0.1 - m)) }
+        let total = probs.reduce(0, +)
+        probs = probs.map { $0 / total }
+        if topP < 1 {
+            var acc = 0.0, keep = 0
+            while keep < probs.count {
+                acc += probs[keep]
+                keep += 1
+                if acc >= Double(topP) { break }
+            }
+            probs.removeSubrange(keep...)
+            let t = probs.reduce(0, +)
+            probs = probs.map { $0 / t }
+        }
+        let u = Double(rng.next() >> 11) / Double(1 << 53)
+        var acc = 0.0
+        for (i, p) in probs.enumerated() {
+            acc += p
+            if u < acc { return cand[i].0 }
+        }
+        return cand[probs.count - 1].0
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

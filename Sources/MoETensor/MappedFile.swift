@@ -1,0 +1,75 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Errors raised while mapping a file.
+public enum MappingError: Error, CustomStringConvertible, Sendable {
+    case open(path: String, errno: Int32)
+    case stat(path: String, errno: Int32)
+    case notRegular(path: String)
+    case map(path: String, size: Int, errno: Int32)
+
+    public var description: String {
+        switch self {
+        case .open(let p, let e): return "\(p): cannot open (\(String(cString: strerror(e))))"
+        case .stat(let p, let e): return "\(p): cannot stat (\(String(cString: strerror(e))))"
+        case .notRegular(let p): return "\(p): not a regular file"
+        case .map(let p, let s, let e): return "\(p): cannot map \(s) bytes (\(String(cString: strerror(e))))"
+        }
+    }
+}
+
+/// A read-only, private memory mapping of a whole file. Tensors are read in place from it, so
+/// resident memory grows only with the pages a computation touches.
+public final class MappedFile: @unchecked Sendable {
+    public let path: String
+    public let size: Int
+    /// Start of the mapping; nil for an empty file.
+    public let base: UnsafeRawPointer?
+
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw MappingError.open(path: path, errno: errno) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw MappingError.stat(path: path, errno: errno) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw MappingError.notRegular(path: path) }
+        size = Int(st.st_size)
+        if size == 0 {
+            base = nil
+            return
+        }
+        let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
+        guard let p, p != MAP_FAILED else { throw MappingError.map(path: path, size: size, errno: errno) }
+        base = UnsafeRawPointer(p)
+    }
+
+    /// The bytes `[offset, offset+count)`, which the caller has already checked lie inside the file.
+    public func bytes(at offset: Int, count: Int) -> UnsafeRawBufferPointer {
+        precondition(offset >= 0 && count >= 0 && offset <= size - count)
+        guard let base else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: base + offset, count: count)
+    }
+
+    /// Number of this mapping's pages now resident in memory (mincore), and the page count.
+    public func residentPages() -> (resident: Int, total: Int) {
+        guard let base, size > 0 else { return (0, 0) }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let pages = (size + page - 1) / page
+        var vec = [UInt8](repeating: 0, count: pages)
+        #if canImport(Darwin)
+        let rc = vec.withUnsafeMutableBytes { mincore(UnsafeMutableRawPointer(mutating: base), size, $0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
+        #else
+        let rc = vec.withUnsafeMutableBytes { mincore(UnsafeMutableRawPointer(mutating: base), size, $0.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
+        #endif
+        guard rc == 0 else { return (0, pages) }
+        return (vec.reduce(0) { $0 + Int($1 & 1) }, pages)
+    }
+
+    deinit {
+        if let base { munmap(UnsafeMutableRawPointer(mutating: base), size) }
+    }
+}

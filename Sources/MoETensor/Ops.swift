@@ -1,0 +1,90 @@
+// Element-wise and small reductions used by the forward pass. No Foundation: hot file.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `out = x / sqrt(mean(x²) + eps) * weight` over `n` elements (in place allowed).
+public func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, eps: Float, n: Int,
+                    out: UnsafeMutablePointer<Float>) {
+    var acc = SIMD8<Float>()
+    var i = 0
+    let xr = UnsafeRawPointer(x)
+    while i &+ 8 <= n {
+        let v = xr.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+        acc.addProduct(v, v)
+        i &+= 8
+    }
+    var ss = acc.sum()
+    while i < n { ss += x[i] * x[i]; i &+= 1 }
+    let inv = 1 / (ss / Float(n) + eps).squareRoot()
+    for j in 0..<n { out[j] = weight[j] * (x[j] * inv) }
+}
+
+/// Plain twin of `rmsNorm`.
+public func rmsNormReference(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, eps: Float, n: Int,
+                             out: UnsafeMutablePointer<Float>) {
+    var ss = 0.0
+    for j in 0..<n { ss += Double(x[j]) * Double(x[j]) }
+    let inv = 1 / (ss / Double(n) + Double(eps)).squareRoot()
+    for j in 0..<n { out[j] = Float(Double(weight[j]) * Double(x[j]) * inv) }
+}
+
+/// Numerically stable softmax over `n` elements, in place.
+public func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
+    guard n > 0 else { return }
+    var m = -Float.infinity
+    for i in 0..<n where x[i] > m { m = x[i] }
+    var s: Float = 0
+    for i in 0..<n {
+        let e = expf(x[i] - m)
+        x[i] = e
+        s += e
+    }
+    let inv = 1 / s
+    for i in 0..<n { x[i] *= inv }
+}
+
+/// `gate[i] = silu(gate[i]) * up[i]` (SwiGLU), in place in `gate`.
+public func swiglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, _ n: Int) {
+    for i in 0..<n {
+        let g = gate[i]
+        gate[i] = g / (1 + expf(-g)) * up[i]
+    }
+}
+
+/// `y[i] += a * x[i]`.
+public func addScaled(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ a: Float, _ n: Int) {
+    for i in 0..<n { y[i] += a * x[i] }
+}
+
+public func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
+
+/// Rotary embedding in the "rotate half" layout on the first `2*half` dims of one head vector:
+/// `(x[i], x[i+half]) ← (x[i]·cos − x[i+half]·sin, x[i+half]·cos + x[i]·sin)`.
+public func applyRotaryHalf(_ x: UnsafeMutablePointer<Float>, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>,
+                            half: Int) {
+    for i in 0..<half {
+        let a = x[i], b = x[i &+ half]
+        x[i] = a * cos[i] - b * sin[i]
+        x[i &+ half] = b * cos[i] + a * sin[i]
+    }
+}
+
+/// Causal attention of one query head over cached positions `[first, last]`:
+/// `out = softmax(scale · q·Kⱼ) · Vⱼ`. Keys and values are rows of `stride` floats starting at
+/// `keys`/`values` (already offset to the head's slice). `scores` has room for `last-first+1` floats.
+public func attendHead(query q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
+                       stride: Int, headDim: Int, first: Int, last: Int, scale: Float,
+                       scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
+    let n = last &- first &+ 1
+    for j in 0..<n {
+        scores[j] = dotF32(UnsafeRawPointer(keys + (first &+ j) &* stride), q, headDim) * scale
+    }
+    softmaxInPlace(scores, n)
+    for d in 0..<headDim { out[d] = 0 }
+    for j in 0..<n {
+        addScaled(out, values + (first &+ j) &* stride, scores[j], headDim)
+    }
+}

@@ -1,0 +1,113 @@
+/// A row-major matrix `[rows, cols]` of weights read in place (from a mapping or owned storage),
+/// in PyTorch `Linear` layout: row `r` holds the input weights of output `r`.
+public struct WeightMatrix: @unchecked Sendable {
+    public let base: UnsafeRawPointer
+    public let dtype: DType
+    public let rows: Int
+    public let cols: Int
+    /// Keeps the memory that `base` points into alive.
+    public let owner: AnyObject
+
+    public init(base: UnsafeRawPointer, dtype: DType, rows: Int, cols: Int, owner: AnyObject) {
+        precondition(dtype.isComputable, "WeightMatrix needs a computable dtype, got \(dtype)")
+        self.base = base
+        self.dtype = dtype
+        self.rows = rows
+        self.cols = cols
+        self.owner = owner
+    }
+
+    public var rowBytes: Int { cols * dtype.size }
+    public var byteCount: Int { rows * rowBytes }
+
+    /// Rows `[start, start+count)` as a matrix of their own (a view, no copy).
+    public func rows(_ start: Int, count: Int) -> WeightMatrix {
+        precondition(start >= 0 && count >= 0 && start + count <= rows)
+        return WeightMatrix(base: base + start * rowBytes, dtype: dtype, rows: count, cols: cols, owner: owner)
+    }
+
+    /// Writes row `r` converted to f32 into `out[0..<cols]`.
+    public func copyRow(_ r: Int, to out: UnsafeMutablePointer<Float>) {
+        convertToFloat(base + r * rowBytes, dtype: dtype, count: cols, into: out)
+    }
+}
+
+/// Storage owned by the process, for weights built in memory (tests, synthetic models).
+public final class OwnedBuffer: @unchecked Sendable {
+    public let pointer: UnsafeMutableRawPointer
+    public let count: Int
+    public init(byteCount: Int) {
+        count = byteCount
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
+        pointer.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 1))
+    }
+    deinit { pointer.deallocate() }
+}
+
+/// Converts `count` elements of `dtype` at `src` (any alignment) to f32.
+public func convertToFloat(_ src: UnsafeRawPointer, dtype: DType, count: Int, into out: UnsafeMutablePointer<Float>) {
+    switch dtype {
+    case .f32:
+        for i in 0..<count { out[i] = src.loadUnaligned(fromByteOffset: i * 4, as: Float.self) }
+    case .f16:
+        for i in 0..<count { out[i] = halfToFloat(src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) }
+    case .bf16:
+        for i in 0..<count { out[i] = bf16ToFloat(src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) }
+    default:
+        preconditionFailure("convertToFloat: no conversion from \(dtype)")
+    }
+}
+
+@inline(__always) public func bf16ToFloat(_ bits: UInt16) -> Float {
+    Float(bitPattern: UInt32(bits) << 16)
+}
+
+/// Round-to-nearest-even f32 -> bf16, as PyTorch does (NaN kept quiet).
+@inline(__always) public func floatToBF16(_ x: Float) -> UInt16 {
+    let bits = x.bitPattern
+    if x.isNaN { return UInt16(truncatingIfNeeded: (bits >> 16) | 0x40) }
+    let rounding: UInt32 = 0x7FFF + ((bits >> 16) & 1)
+    return UInt16(truncatingIfNeeded: (bits &+ rounding) >> 16)
+}
+
+/// IEEE half -> f32 done with integer arithmetic, so it needs no Float16 support from the platform.
+@inline(__always) public func halfToFloat(_ h: UInt16) -> Float {
+    let sign = UInt32(h & 0x8000) << 16
+    let exp = Int32((h >> 10) & 0x1F)
+    let mant = UInt32(h & 0x3FF)
+    if exp == 0 {
+        if mant == 0 { return Float(bitPattern: sign) }
+        // Subnormal half: value = mant * 2^-24.
+        let v = Float(mant) * (1.0 / 16_777_216.0)
+        return sign != 0 ? -v : v
+    }
+    if exp == 31 {
+        return Float(bitPattern: sign | 0x7F80_0000 | (mant << 13))
+    }
+    return Float(bitPattern: sign | (UInt32(exp - 15 + 127) << 23) | (mant << 13))
+}
+
+/// f32 -> IEEE half with round-to-nearest-even (tests and synthetic models).
+public func floatToHalf(_ x: Float) -> UInt16 {
+    let bits = x.bitPattern
+    let sign = UInt16((bits >> 16) & 0x8000)
+    let exp = Int32((bits >> 23) & 0xFF)
+    var mant = bits & 0x7F_FFFF
+    if exp == 0xFF { return sign | 0x7C00 | (mant != 0 ? 0x200 : 0) }
+    let e = exp - 127 + 15
+    if e >= 31 { return sign | 0x7C00 }
+    if e <= 0 {
+        if e < -10 { return sign }
+        mant |= 0x80_0000
+        let shift = UInt32(14 - e)
+        var half = mant >> shift
+        let rem = mant & ((1 << shift) - 1)
+        let halfway = UInt32(1) << (shift - 1)
+        if rem > halfway || (rem == halfway && (half & 1) == 1) { half += 1 }
+        return sign | UInt16(half)
+    }
+    var half = UInt32(e) << 10 | (mant >> 13)
+    let rem = mant & 0x1FFF
+    if rem > 0x1000 || (rem == 0x1000 && (half & 1) == 1) { half += 1 }
+    return sign | UInt16(truncatingIfNeeded: half)
+}

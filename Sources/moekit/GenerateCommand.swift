@@ -1,0 +1,72 @@
+import ArgumentParser
+import MoEModels
+import MoERuntime
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate token ids after a prompt of token ids.")
+
+    @OptionGroup var options: ModelOptions
+
+    @Option(help: "Comma-separated prompt token ids.")
+    var tokens: String
+
+    @Option(name: .customLong("max-tokens"), help: "Tokens to generate.")
+    var maxTokens = 16
+
+    @Option(help: "Sampling temperature; 0 is greedy.")
+    var temperature: Float = 0
+
+    @Option(name: .customLong("top-k"), help: "Keep the k most likely tokens (0: all).")
+    var topK = 0
+
+    @Option(name: .customLong("top-p"), help: "Nucleus sampling mass.")
+    var topP: Float = 1
+
+    @Option(help: "Random seed.")
+    var seed: UInt64 = 0
+
+    @Flag(name: .customLong("trace-experts"), help: "Add the experts chosen per MoE layer and position.")
+    var traceExperts = false
+
+    @Flag(help: "Print JSON: {\"tokens\": [...]} (+ \"experts\" with --trace-experts).")
+    var json = false
+
+    func run() throws {
+        guarded {
+            let prompt = try parseTokens(tokens)
+            guard maxTokens >= 0 else { throw ModelError.invalidInput("--max-tokens must be non-negative") }
+            guard temperature >= 0, temperature.isFinite else { throw ModelError.invalidInput("--temperature must be a non-negative number") }
+            guard topP > 0, topP <= 1 else { throw ModelError.invalidInput("--top-p must be in (0, 1]") }
+            let model = try loadModel(directory: options.model, pool: try makePool(options.threads))
+            var opts = GenerationOptions()
+            opts.maxTokens = maxTokens
+            opts.temperature = temperature
+            opts.topK = max(0, topK)
+            opts.topP = topP
+            opts.seed = seed
+            let trace = traceExperts ? ExpertTrace(moeLayers: model.moeLayerIndices.count) : nil
+            let result = try Generator(model: model).generate(prompt: prompt, options: opts, trace: trace)
+            if json {
+                var out = "{\"tokens\": [" + result.tokens.map(String.init).joined(separator: ", ") + "]"
+                if let trace {
+                    out += ", \"experts\": [" + trace.experts.map { layer in
+                        "[" + layer.map { "[" + $0.map(String.init).joined(separator: ", ") + "]" }.joined(separator: ", ") + "]"
+                    }.joined(separator: ", ") + "]"
+                }
+                writeStdout(out + "}\n")
+            } else {
+                writeStdout(result.tokens.map(String.init).joined(separator: " ") + "\n")
+                let s = result.stats
+                writeStdout("prompt \(s.promptTokens) tokens, \(format(s.prefillTokensPerSecond)) tok/s; generated \(s.generatedTokens) tokens, \(format(s.decodeTokensPerSecond)) tok/s\n")
+            }
+        }
+    }
+}
+
+func format(_ x: Double, digits: Int = 1) -> String {
+    var p = 1.0
+    for _ in 0..<digits { p *= 10 }
+    let r = (x * p).rounded() / p
+    return "\(r)"
+}

@@ -1,0 +1,70 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ArgumentParser
+import MoEModels
+import MoETensor
+
+/// Options shared by the commands that load a model.
+struct ModelOptions: ParsableArguments {
+    @Argument(help: "A Hugging Face model directory (config.json + safetensors).")
+    var model: String
+
+    @Option(name: [.customShort("t"), .long], help: "Threads (default: all cores).")
+    var threads: Int?
+}
+
+/// Prints a one-line error to stderr and exits with status 1.
+func fail(_ error: Error) -> Never {
+    let text = "\(error)".split(separator: "\n").joined(separator: " ")
+    let line = "moekit: error: \(text)\n"
+    _ = line.withCString { write(2, $0, strlen($0)) }
+    exit(1)
+}
+
+/// Runs `body`, turning any thrown error into the one-line message and exit status 1.
+func guarded(_ body: () throws -> Void) {
+    do { try body() } catch { fail(error) }
+}
+
+func parseTokens(_ text: String) throws -> [Int32] {
+    let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+    var out: [Int32] = []
+    for p in parts {
+        let s = p.trimmingCharacters(in: " ")
+        guard let v = Int32(s), v >= 0 else { throw ModelError.invalidInput("--tokens: '\(s)' is not a non-negative token id") }
+        out.append(v)
+    }
+    guard !out.isEmpty else { throw ModelError.invalidInput("--tokens: no token ids given") }
+    return out
+}
+
+func makePool(_ threads: Int?) throws -> ThreadPool {
+    if let t = threads, t < 1 || t > 1024 { throw ModelError.invalidInput("--threads must be between 1 and 1024") }
+    return ThreadPool(threads: threads ?? ThreadPool.processorCount)
+}
+
+/// JSON number for a float (shortest round-trip form; non-finite as null).
+func jsonNumber(_ x: Float) -> String {
+    x.isFinite ? "\(x)" : "null"
+}
+
+func writeStdout(_ s: String) {
+    var rest = Array(s.utf8)[...]
+    while !rest.isEmpty {
+        let n = rest.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+        if n <= 0 { return }
+        rest = rest.dropFirst(n)
+    }
+}
+
+extension Substring {
+    func trimmingCharacters(in c: Character) -> String {
+        var s = self
+        while s.first == c { s.removeFirst() }
+        while s.last == c { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+import MoEFormats
+
+let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/tiny").path
+
+/// The `moekit` executable built next to the test bundle.
+let moekitPath: String = {
+    var candidates: [URL] = [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
+    candidates.append(Bundle.main.bundleURL.deletingLastPathComponent())
+    candidates.append(Bundle.main.bundleURL)
+    for c in candidates {
+        var dir = c
+        for _ in 0..<4 {
+            let p = dir.appendingPathComponent("moekit").path
+            if FileManager.default.isExecutableFile(atPath: p) { return p }
+            dir = dir.deletingLastPathComponent()
+        }
+    }
+    return "moekit-not-found"
+}()
+
+struct RunResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+func runMoekit(_ args: [String]) throws -> RunResult {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: moekitPath)
+    p.arguments = args
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return RunResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}
+
+func oracle(_ name: String) throws -> JSONValue {
+    try JSONParser.parse(readFile(fixtures + "/\(name)/oracle.json"))
+}
+
+@Suite(.serialized) struct CLITests {
+    @Test func executableIsBuilt() {
+        #expect(FileManager.default.isExecutableFile(atPath: moekitPath), "moekit not found near \(CommandLine.arguments[0])")
+    }
+
+    @Test func logitsJSONMatchesTransformers() throws {
+        let o = try oracle("qwen2_moe")
+        let ids = o["input_ids"]!.arrayValue!.map { String($0.intValue!) }.joined(separator: ",")
+        let r = try runMoekit(["logits", fixtures + "/qwen2_moe", "--tokens", ids, "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try JSONParser.parse(r.stdout)
+        let rows = json["logits"]!.arrayValue!
+        let ref = o["logits"]!.arrayValue!
+        #expect(rows.count == ref.count)
+        for (row, refRow) in zip(rows, ref) {
+            let a = row.arrayValue!.map { $0.doubleValue! }, b = refRow.arrayValue!.map { $0.doubleValue! }
+            #expect(a.count == b.count)
+            let scale = b.map(abs).max()!
+            #expect(zip(a, b).map { abs($0 - $1) }.max()! <= 1e-4 * scale)
+        }
+    }
+
+    @Test func generateJSONWithExpertTrace() throws {
+        let o = try oracle("mixtral")
+        let ids = o["input_ids"]!.arrayValue!.map { String($0.intValue!) }.joined(separator: ",")
+        let r = try runMoekit(["generate", fixtures + "/mixtral", "--tokens", ids, "--max-tokens", "16",
+                               "--temperature", "0", "--json", "--trace-experts"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try JSONParser.parse(r.stdout)
+        #expect(json["tokens"] == o["greedy"])
+        #expect(json["experts"] == o["experts"])
+    }
+
+    @Test func generateJSONWithoutTraceHasOnlyTokens() throws {
+        let r = try runMoekit(["generate", fixtures + "/llama", "--tokens", "1,2,3", "--max-tokens", "4", "--temperature", "0", "--json"])
+        #expect(r.status == 0)
+        let json = try JSONParser.parse(r.stdout)
+        #expect(json.objectMembers?.map(\.0) == ["tokens"])
+        #expect(json["tokens"]?.arrayValue?.count == 4)
+    }
+
+    @Test func errorsAreOneLineWithStatusOne() throws {
+        let cases: [[String]] = [
+            ["logits", "/nonexistent/model", "--tokens", "1,2", "--json"],
+            ["logits", fixtures + "/llama", "--tokens", "1,x", "--json"],
+            ["logits", fixtures + "/llama", "--tokens", "1,999999", "--json"],
+            ["generate", fixtures + "/llama", "--tokens", "1", "--top-p", "0"],
+        ]
+        for args in cases {
+            let r = try runMoekit(args)
+            #expect(r.status == 1, "\(args): status \(r.status)")
+            #expect(r.stdout.isEmpty)
+            let lines = r.stderr.split(separator: "\n")
+            #expect(lines.count == 1 && lines[0].hasPrefix("moekit: error: "), "\(args): \(r.stderr)")
+        }
+    }
+
+    @Test func demoRuns() throws {
+        let dir = NSTemporaryDirectory() + "moekit-cli-demo-\(getpid())"
+        let r = try runMoekit(["demo", "--dir", dir, "--max-tokens", "3"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("active per token"))
+        #expect(r.stdout.contains("experts fired"))
+    }
+}

@@ -1,0 +1,69 @@
+import Testing
+import MoEModels
+import MoERuntime
+
+/// Each architecture against transformers (f32, eager attention) on tiny random models.
+@Suite struct ParityTests {
+    @Test(arguments: Fixtures.names)
+    func logitsMatchTransformers(name: String) throws {
+        let oracle = try Oracle(name)
+        let model = try loadModel(directory: Fixtures.path(name), pool: Fixtures.pool)
+        #expect(model.config.modelType == oracle.modelType)
+        let V = model.config.vocabSize
+        let logits = try model.forward(oracle.inputIds, state: model.makeState(), logits: .all)
+        #expect(logits.count == oracle.inputIds.count * V)
+        for (p, ref) in oracle.logits.enumerated() {
+            let scale = ref.map(abs).max()!
+            let d = maxAbsDiff(logits[(p * V)..<((p + 1) * V)], ref)
+            #expect(d <= 1e-4 * scale, "\(name) position \(p): max |Δlogit| \(d), largest logit \(scale)")
+        }
+    }
+
+    @Test(arguments: Fixtures.names)
+    func greedyTokensAndExpertsMatchTransformers(name: String) throws {
+        let oracle = try Oracle(name)
+        let model = try loadModel(directory: Fixtures.path(name), pool: Fixtures.pool)
+        #expect(model.moeLayerIndices == oracle.moeLayers)
+        var options = GenerationOptions()
+        options.maxTokens = oracle.greedy.count
+        options.prefillChunk = 5   // chunked prefill must not change anything
+        let trace = ExpertTrace(moeLayers: model.moeLayerIndices.count)
+        let result = try Generator(model: model).generate(prompt: oracle.inputIds, options: options, trace: trace)
+        #expect(result.tokens == oracle.greedy, "\(name)")
+        #expect(trace.experts.count == oracle.experts.count)
+        for (l, layer) in oracle.experts.enumerated() {
+            #expect(trace.experts[l].count == layer.count, "\(name) layer \(l): positions")
+            for (p, ids) in layer.enumerated() where p < trace.experts[l].count {
+                #expect(trace.experts[l][p] == ids, "\(name) moe layer \(l) position \(p): \(trace.experts[l][p]) vs \(ids)")
+            }
+        }
+    }
+
+    @Test(arguments: Fixtures.names)
+    func cachedDecodeEqualsFullForward(name: String) throws {
+        let oracle = try Oracle(name)
+        let model = try loadModel(directory: Fixtures.path(name), pool: Fixtures.pool)
+        let seq = oracle.inputIds + oracle.greedy
+        let V = model.config.vocabSize
+        let full = try model.forward(seq, state: model.makeState(), logits: .all)
+        let state = model.makeState(capacity: 1)   // forces the cache to grow on the way
+        for (p, t) in seq.enumerated() {
+            let step = try model.forward([t], state: state, logits: .last)
+            let ref = Array(full[(p * V)..<((p + 1) * V)])
+            let scale = ref.map(abs).max()!
+            #expect(maxAbsDiff(step[...], ref) <= 1e-5 * scale, "\(name) position \(p)")
+        }
+        #expect(state.position == seq.count)
+    }
+
+    @Test func routingIsNotTrivial() throws {
+        for name in Fixtures.names {
+            let oracle = try Oracle(name)
+            guard !oracle.experts.isEmpty else { continue }
+            let used = Set(oracle.experts.flatMap { $0.flatMap { $0 } })
+            #expect(used.count >= 6, "\(name): only experts \(used.sorted()) used")
+            let minMargin = oracle.expertMargins.flatMap { $0 }.min() ?? 0
+            #expect(minMargin >= 1e-3, "\(name): routing decided by a margin of \(minMargin)")
+        }
+    }
+}

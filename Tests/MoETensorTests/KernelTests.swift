@@ -1,0 +1,133 @@
+import Testing
+@testable import MoETensor
+
+/// Deterministic pseudo-random floats in [-1, 1).
+func randomFloats(_ n: Int, seed: UInt64) -> [Float] {
+    var s = seed
+    return (0..<n).map { _ in
+        s = s &* 6364136223846793005 &+ 1442695040888963407
+        return Float(Int64(bitPattern: s) >> 40) / Float(1 << 23)
+    }
+}
+
+func encode(_ values: [Float], as dtype: DType) -> [UInt8] {
+    var out: [UInt8] = []
+    for v in values {
+        switch dtype {
+        case .f32: withUnsafeBytes(of: v.bitPattern.littleEndian) { out.append(contentsOf: $0) }
+        case .f16: withUnsafeBytes(of: floatToHalf(v).littleEndian) { out.append(contentsOf: $0) }
+        case .bf16: withUnsafeBytes(of: floatToBF16(v).littleEndian) { out.append(contentsOf: $0) }
+        default: fatalError()
+        }
+    }
+    return out
+}
+
+@Suite struct KernelTests {
+    @Test(arguments: [DType.f32, .f16, .bf16], [1, 7, 8, 31, 32, 33, 100, 1000])
+    func dotMatchesReference(dtype: DType, n: Int) {
+        let w = randomFloats(n, seed: UInt64(n))
+        let x = randomFloats(n, seed: UInt64(n) + 99)
+        // Offset by one byte so unaligned weights are exercised too.
+        let bytes = [0] + encode(w, as: dtype)
+        bytes.withUnsafeBytes { raw in
+            x.withUnsafeBufferPointer { xp in
+                let p = raw.baseAddress! + 1
+                let fast: Float
+                switch dtype {
+                case .f32: fast = dotF32(p, xp.baseAddress!, n)
+                case .f16: fast = dotF16(p, xp.baseAddress!, n)
+                default: fast = dotBF16(p, xp.baseAddress!, n)
+                }
+                let ref = dotReference(p, dtype: dtype, xp.baseAddress!, n)
+                #expect(abs(fast - ref) <= 1e-5 * Float(n).squareRoot() + 1e-6, "\(dtype) n=\(n): \(fast) vs \(ref)")
+            }
+        }
+    }
+
+    @Test func halfAndBF16ConversionsRoundTrip() {
+        for v: Float in [0, -0.0, 1, -2.5, 65504, 6.1035156e-05, 5.9604645e-08, 0.333251953125] {
+            #expect(halfToFloat(floatToHalf(v)) == v)
+        }
+        #expect(halfToFloat(floatToHalf(1e6)) == .infinity)
+        #expect(halfToFloat(floatToHalf(.nan)).isNaN)
+        #expect(bf16ToFloat(floatToBF16(1.0)) == 1.0)
+        // Round to nearest even: 1 + 2^-8 is a tie between 1 and 1 + 2^-7.
+        #expect(bf16ToFloat(floatToBF16(1 + 1.0 / 256)) == 1.0)
+        #expect(bf16ToFloat(floatToBF16(1 + 3.0 / 256)) == 1 + 4.0 / 256)
+        // F16 conversion via SIMD must agree with the integer twin on every bit pattern.
+        for bits in stride(from: 0, through: 0xFFFF, by: 1) {
+            let h = UInt16(bits)
+            let a = halfToFloat(h)
+            let b = Float(Float16(bitPattern: h))
+            #expect(a.bitPattern == b.bitPattern || (a.isNaN && b.isNaN))
+        }
+    }
+
+    @Test(arguments: [DType.f32, .f16, .bf16])
+    func matmulMatchesReference(dtype: DType) {
+        let rows = 67, cols = 45, tokens = 5
+        let buf = OwnedBuffer(byteCount: rows * cols * dtype.size)
+        let bytes = encode(randomFloats(rows * cols, seed: 7), as: dtype)
+        bytes.withUnsafeBytes { buf.pointer.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        let w = WeightMatrix(base: buf.pointer, dtype: dtype, rows: rows, cols: cols, owner: buf)
+        let x = randomFloats(tokens * cols, seed: 8)
+        var fast = [Float](repeating: 0, count: tokens * rows)
+        var ref = fast
+        let pool = ThreadPool(threads: 2)
+        // Large enough to go through the pool.
+        x.withUnsafeBufferPointer { xp in
+            fast.withUnsafeMutableBufferPointer { matmul(w, xp.baseAddress!, $0.baseAddress!, tokens: tokens, pool: pool) }
+            ref.withUnsafeMutableBufferPointer { matmulReference(w, xp.baseAddress!, $0.baseAddress!, tokens: tokens) }
+        }
+        for i in 0..<fast.count { #expect(abs(fast[i] - ref[i]) <= 1e-4) }
+    }
+
+    @Test func rmsNormMatchesReference() {
+        let n = 77
+        let x = randomFloats(n, seed: 3), w = randomFloats(n, seed: 4)
+        var a = [Float](repeating: 0, count: n), b = a
+        rmsNorm(x, weight: w, eps: 1e-6, n: n, out: &a)
+        rmsNormReference(x, weight: w, eps: 1e-6, n: n, out: &b)
+        for i in 0..<n { #expect(abs(a[i] - b[i]) <= 1e-5) }
+    }
+
+    @Test func softmaxSumsToOneAndKeepsOrder() {
+        var x: [Float] = [1000, 999, 995, 996]
+        softmaxInPlace(&x, 4)
+        #expect(abs(x.reduce(0, +) - 1) < 1e-6)
+        #expect(x[0] > x[1] && x[1] > x[3] && x[3] > x[2])
+    }
+}
+
+@Suite struct ThreadPoolTests {
+    @Test func everyIndexRunsExactlyOnce() {
+        let pool = ThreadPool(threads: 3)
+        for count in [1, 2, 3, 10, 1000] {
+            let hits = UnsafeMutablePointer<Int>.allocate(capacity: count)
+            hits.initialize(repeating: 0, count: count)
+            for _ in 0..<50 {
+                pool.parallelFor(count) { range in for i in range { hits[i] += 1 } }
+            }
+            for i in 0..<count { #expect(hits[i] == 50) }
+            hits.deallocate()
+        }
+    }
+
+    @Test func threadIndicesAreDistinct() {
+        let pool = ThreadPool(threads: 4)
+        let seen = UnsafeMutablePointer<Int>.allocate(capacity: 4)
+        seen.initialize(repeating: 0, count: 4)
+        pool.run { t in seen[t] += 1 }
+        for t in 0..<4 { #expect(seen[t] == 1) }
+        seen.deallocate()
+    }
+
+    @Test func poolsComeAndGo() {
+        // Creating and dropping pools must join their threads, not leak or hang.
+        for _ in 0..<20 {
+            let p = ThreadPool(threads: 2)
+            p.run { _ in }
+        }
+    }
+}
