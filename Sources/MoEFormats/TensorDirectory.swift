@@ -55,11 +55,13 @@ public final class TensorDirectory: @unchecked Sendable {
                 }
                 shards[f] = try SafetensorsFile(path: p)
             }
-            var found: [String: TensorEntry] = [:]
-            for (_, s) in shards { for t in s.tensors { found[t.name] = t } }
+            var byShard: [String: [String: TensorEntry]] = [:]
+            for (f, s) in shards {
+                byShard[f] = Dictionary(s.tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+            }
             for (tensor, v) in map {
                 let f = v.stringValue!
-                guard let e = found[tensor], e.file.path == dir + "/" + f else {
+                guard let e = byShard[f]?[tensor] else {
                     throw FormatError.index(file: indexPath, message: "tensor '\(tensor)' is mapped to '\(f)' but that shard does not hold it")
                 }
                 entries[tensor] = e

@@ -42,7 +42,8 @@ public struct Generator {
     public func generate(prompt: [Int32], options: GenerationOptions, trace: ExpertTrace? = nil,
                          onToken: (Int32) -> Bool = { _ in true }) throws -> GenerationResult {
         guard !prompt.isEmpty else { throw ModelError.invalidInput("the prompt has no tokens") }
-        let state = model.makeState(capacity: prompt.count + options.maxTokens + 1)
+        // The cache grows on demand; only reserve what is likely needed.
+        let state = model.makeState(capacity: min(prompt.count + options.maxTokens + 1, 4096))
         var sampler = Sampler(temperature: options.temperature, topK: options.topK, topP: options.topP, seed: options.seed)
         let clock = ContinuousClock()
         let t0 = clock.now

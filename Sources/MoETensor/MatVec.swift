@@ -18,7 +18,7 @@ private func loadBF16(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> {
 
 @inline(__always)
 private func loadF16(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> {
-    #if arch(x86_64) || arch(arm64)
+    #if !(os(macOS) && arch(x86_64))
     let h = p.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<Float16>.self)
     return SIMD8<Float>(h)
     #else

@@ -19,6 +19,8 @@ public final class ThreadPool: @unchecked Sendable {
     // Heap-allocated: pthread objects must not move, and `&property` gives no stable address.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    /// Held for the whole of a job: callers on different threads take turns.
+    private let runLock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private var threads: [pthread_t] = []
     /// Spin iterations before a worker blocks (~tens of microseconds).
     private let spinLimit = 20_000
@@ -31,6 +33,7 @@ public final class ThreadPool: @unchecked Sendable {
     public init(threads: Int = ThreadPool.processorCount) {
         threadCount = max(1, threads)
         pthread_mutex_init(mutex, nil)
+        pthread_mutex_init(runLock, nil)
         pthread_cond_init(cond, nil)
         for index in 1..<threadCount {
             let box = Unmanaged.passRetained(WorkerStart(pool: self, index: index))
@@ -39,11 +42,17 @@ public final class ThreadPool: @unchecked Sendable {
             #else
             var tid: pthread_t? = nil
             #endif
+            #if canImport(Glibc)
             let rc = pthread_create(&tid, nil, { raw in
-                let start = Unmanaged<WorkerStart>.fromOpaque(raw!).takeRetainedValue()
-                start.pool.workerLoop(index: start.index)
+                ThreadPool.startWorker(raw!)
                 return nil
             }, box.toOpaque())
+            #else
+            let rc = pthread_create(&tid, nil, { raw in
+                ThreadPool.startWorker(raw)
+                return nil
+            }, box.toOpaque())
+            #endif
             precondition(rc == 0, "pthread_create failed: \(rc)")
             #if canImport(Glibc)
             self.threads.append(tid)
@@ -62,17 +71,22 @@ public final class ThreadPool: @unchecked Sendable {
         for t in threads { pthread_join(t, nil) }
         pthread_cond_destroy(cond)
         pthread_mutex_destroy(mutex)
+        pthread_mutex_destroy(runLock)
         cond.deallocate()
         mutex.deallocate()
+        runLock.deallocate()
     }
 
     /// Runs `body(threadIndex)` once on each of the `threadCount` threads (index 0 on the caller)
-    /// and returns when all have finished. Not re-entrant.
+    /// and returns when all have finished. Callers on different threads are served one after the
+    /// other; calling `run` from inside a job deadlocks.
     public func run(_ body: (Int) -> Void) {
         if threadCount == 1 {
             body(0)
             return
         }
+        pthread_mutex_lock(runLock)
+        defer { pthread_mutex_unlock(runLock) }
         withoutActuallyEscaping(body) { escaping in
             job = escaping
             pending.store(threadCount - 1, ordering: .relaxed)
@@ -120,6 +134,11 @@ public final class ThreadPool: @unchecked Sendable {
             let hi = count * (t + 1) / n
             if lo < hi { body(lo..<hi, t) }
         }
+    }
+
+    private static func startWorker(_ raw: UnsafeMutableRawPointer) {
+        let start = Unmanaged<WorkerStart>.fromOpaque(raw).takeRetainedValue()
+        start.pool.workerLoop(index: start.index)
     }
 
     private func workerLoop(index: Int) {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import MoEFormats
 import MoEModels
 import MoERuntime
 
@@ -26,6 +27,9 @@ struct Generate: ParsableCommand {
     @Option(help: "Random seed.")
     var seed: UInt64 = 0
 
+    @Flag(name: .customLong("ignore-eos"), help: "Do not stop at the end-of-sequence ids of generation_config.json.")
+    var ignoreEOS = false
+
     @Flag(name: .customLong("trace-experts"), help: "Add the experts chosen per MoE layer and position.")
     var traceExperts = false
 
@@ -33,36 +37,40 @@ struct Generate: ParsableCommand {
     var json = false
 
     func run() throws {
-        guarded {
-            let prompt = try parseTokens(tokens)
-            guard maxTokens >= 0 else { throw ModelError.invalidInput("--max-tokens must be non-negative") }
-            guard temperature >= 0, temperature.isFinite else { throw ModelError.invalidInput("--temperature must be a non-negative number") }
-            guard topP > 0, topP <= 1 else { throw ModelError.invalidInput("--top-p must be in (0, 1]") }
-            let model = try loadModel(directory: options.model, pool: try makePool(options.threads))
-            var opts = GenerationOptions()
-            opts.maxTokens = maxTokens
-            opts.temperature = temperature
-            opts.topK = max(0, topK)
-            opts.topP = topP
-            opts.seed = seed
-            let trace = traceExperts ? ExpertTrace(moeLayers: model.moeLayerIndices.count) : nil
-            let result = try Generator(model: model).generate(prompt: prompt, options: opts, trace: trace)
-            if json {
-                var out = "{\"tokens\": [" + result.tokens.map(String.init).joined(separator: ", ") + "]"
-                if let trace {
-                    out += ", \"experts\": [" + trace.experts.map { layer in
-                        "[" + layer.map { "[" + $0.map(String.init).joined(separator: ", ") + "]" }.joined(separator: ", ") + "]"
-                    }.joined(separator: ", ") + "]"
-                }
-                writeStdout(out + "}\n")
-            } else {
-                writeStdout(result.tokens.map(String.init).joined(separator: " ") + "\n")
-                let s = result.stats
-                writeStdout("prompt \(s.promptTokens) tokens, \(format(s.prefillTokensPerSecond)) tok/s; generated \(s.generatedTokens) tokens, \(format(s.decodeTokensPerSecond)) tok/s\n")
+        let prompt = try parseTokens(tokens)
+        guard maxTokens >= 0 else { throw ModelError.invalidInput("--max-tokens must be non-negative") }
+        guard temperature >= 0, temperature.isFinite else { throw ModelError.invalidInput("--temperature must be a non-negative number") }
+        guard topP > 0, topP <= 1 else { throw ModelError.invalidInput("--top-p must be in (0, 1]") }
+        let model = try loadModel(directory: options.model, pool: try makePool(options.threads))
+        var opts = GenerationOptions()
+        opts.maxTokens = maxTokens
+        opts.temperature = temperature
+        opts.topK = max(0, topK)
+        opts.topP = topP
+        opts.seed = seed
+        let genPath = options.model + "/generation_config.json"
+        if !ignoreEOS, fileExists(genPath) {
+            let g = try GenerationConfig(json: try JSONParser.parse(try readFile(genPath, limit: 16 << 20)), file: genPath)
+            opts.stopTokens = Set(g.eosTokenIds)
+        }
+        let trace = traceExperts ? ExpertTrace(moeLayers: model.moeLayerIndices.count) : nil
+        let result = try Generator(model: model).generate(prompt: prompt, options: opts, trace: trace)
+        if json {
+            var out = "{\"tokens\": [" + result.tokens.map(String.init).joined(separator: ", ") + "]"
+            if let trace {
+                out += ", \"experts\": [" + trace.experts.map { layer in
+                    "[" + layer.map { "[" + $0.map(String.init).joined(separator: ", ") + "]" }.joined(separator: ", ") + "]"
+                }.joined(separator: ", ") + "]"
             }
+            writeStdout(out + "}\n")
+        } else {
+            writeStdout(result.tokens.map(String.init).joined(separator: " ") + "\n")
+            let s = result.stats
+            writeStdout("prompt \(s.promptTokens) tokens, \(format(s.prefillTokensPerSecond)) tok/s; generated \(s.generatedTokens) tokens, \(format(s.decodeTokensPerSecond)) tok/s\n")
         }
     }
 }
+
 
 func format(_ x: Double, digits: Int = 1) -> String {
     var p = 1.0

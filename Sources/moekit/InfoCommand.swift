@@ -7,16 +7,15 @@ struct Info: ParsableCommand {
     @OptionGroup var options: ModelOptions
 
     func run() throws {
-        guarded {
-            let model = try loadModel(directory: options.model, pool: try makePool(options.threads))
-            let c = model.config
-            let counts = model.parameterCounts()
-            print("model_type      \(c.modelType)")
-            print("layers          \(model.layers.count) (MoE: \(model.moeLayerIndices.map(String.init).joined(separator: ",")))")
-            print("hidden          \(c.hidden), heads \(c.heads), kv heads \(c.kvHeads), head dim \(c.headDim)")
-            print("vocab           \(c.vocabSize)")
-            print("parameters      \(grouped(counts.total)) total, \(grouped(counts.activePerToken)) active per token")
-            print("weight bytes    \(grouped(counts.weightBytes))")
-        }
+        let model = try loadModel(directory: options.model, pool: try makePool(options.threads))
+        let c = model.config
+        let counts = model.parameterCounts()
+        print("model_type      \(c.modelType)")
+        print("layers          \(model.layers.count) (MoE: \(model.moeLayerIndices.map(String.init).joined(separator: ",")))")
+        print("hidden          \(c.hidden), heads \(c.heads), kv heads \(c.kvHeads), head dim \(c.headDim)")
+        print("vocab           \(c.vocabSize)")
+        print("parameters      \(grouped(counts.total)) total, \(grouped(counts.activePerToken)) active per token")
+        print("weight bytes    \(grouped(counts.weightBytes))")
     }
 }
+

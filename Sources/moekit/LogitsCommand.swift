@@ -14,26 +14,25 @@ struct Logits: ParsableCommand {
     var json = false
 
     func run() throws {
-        guarded {
-            let ids = try parseTokens(tokens)
-            let model = try loadModel(directory: options.model, pool: try makePool(options.threads))
-            let state = model.makeState(capacity: ids.count)
-            let logits = try model.forward(ids, state: state, logits: .all)
-            let V = model.config.vocabSize
-            if json {
-                var out = "{\"logits\": ["
-                for p in 0..<ids.count {
-                    if p > 0 { out += ", " }
-                    out += "[" + logits[(p * V)..<((p + 1) * V)].map(jsonNumber).joined(separator: ", ") + "]"
-                }
-                writeStdout(out + "]}\n")
-            } else {
-                for p in 0..<ids.count {
-                    let row = logits[(p * V)..<((p + 1) * V)]
-                    let top = row.indices.sorted { row[$0] > row[$1] }.prefix(5)
-                    writeStdout("position \(p) (token \(ids[p])): top " + top.map { "\($0 - p * V):\(row[$0])" }.joined(separator: " ") + "\n")
-                }
+        let ids = try parseTokens(tokens)
+        let model = try loadModel(directory: options.model, pool: try makePool(options.threads))
+        let state = model.makeState(capacity: ids.count)
+        let logits = try model.forward(ids, state: state, logits: .all)
+        let V = model.config.vocabSize
+        if json {
+            var out = "{\"logits\": ["
+            for p in 0..<ids.count {
+                if p > 0 { out += ", " }
+                out += "[" + logits[(p * V)..<((p + 1) * V)].map(jsonNumber).joined(separator: ", ") + "]"
+            }
+            writeStdout(out + "]}\n")
+        } else {
+            for p in 0..<ids.count {
+                let row = logits[(p * V)..<((p + 1) * V)]
+                let top = row.indices.sorted { row[$0] > row[$1] }.prefix(5)
+                writeStdout("position \(p) (token \(ids[p])): top " + top.map { "\($0 - p * V):\(row[$0])" }.joined(separator: " ") + "\n")
             }
         }
     }
 }
+

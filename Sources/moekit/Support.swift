@@ -24,11 +24,6 @@ func fail(_ error: Error) -> Never {
     exit(1)
 }
 
-/// Runs `body`, turning any thrown error into the one-line message and exit status 1.
-func guarded(_ body: () throws -> Void) {
-    do { try body() } catch { fail(error) }
-}
-
 func parseTokens(_ text: String) throws -> [Int32] {
     let parts = text.split(separator: ",", omittingEmptySubsequences: false)
     var out: [Int32] = []

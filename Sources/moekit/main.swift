@@ -8,4 +8,26 @@ struct MoEKitCommand: ParsableCommand {
         defaultSubcommand: Demo.self)
 }
 
-MoEKitCommand.main()
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// Parse errors, like every other error, are one line on stderr with exit status 1; help and
+// version requests print as usual.
+do {
+    var command = try MoEKitCommand.parseAsRoot()
+    try command.run()
+} catch {
+    if MoEKitCommand.exitCode(for: error) == .success {
+        MoEKitCommand.exit(withError: error)
+    }
+    let message = MoEKitCommand.message(for: error)
+    fail(CLIError(message.isEmpty ? "\(error)" : message))
+}
+
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}

@@ -56,12 +56,14 @@ func encode(_ values: [Float], as dtype: DType) -> [UInt8] {
         #expect(bf16ToFloat(floatToBF16(1 + 1.0 / 256)) == 1.0)
         #expect(bf16ToFloat(floatToBF16(1 + 3.0 / 256)) == 1 + 4.0 / 256)
         // F16 conversion via SIMD must agree with the integer twin on every bit pattern.
+        #if !(os(macOS) && arch(x86_64))
         for bits in stride(from: 0, through: 0xFFFF, by: 1) {
             let h = UInt16(bits)
             let a = halfToFloat(h)
             let b = Float(Float16(bitPattern: h))
             #expect(a.bitPattern == b.bitPattern || (a.isNaN && b.isNaN))
         }
+        #endif
     }
 
     @Test(arguments: [DType.f32, .f16, .bf16])
@@ -121,6 +123,24 @@ func encode(_ values: [Float], as dtype: DType) -> [UInt8] {
         pool.run { t in seen[t] += 1 }
         for t in 0..<4 { #expect(seen[t] == 1) }
         seen.deallocate()
+    }
+
+    @Test func concurrentCallersTakeTurns() async {
+        // Several tasks share one pool, as tests and servers do; each job must complete intact.
+        let pool = ThreadPool(threads: 2)
+        await withTaskGroup(of: Bool.self) { group in
+            for task in 0..<4 {
+                group.addTask {
+                    let n = 1000 + task
+                    let hits = UnsafeMutablePointer<Int>.allocate(capacity: n)
+                    defer { hits.deallocate() }
+                    hits.initialize(repeating: 0, count: n)
+                    for _ in 0..<200 { pool.parallelFor(n) { r in for i in r { hits[i] += 1 } } }
+                    return (0..<n).allSatisfy { hits[$0] == 200 }
+                }
+            }
+            for await ok in group { #expect(ok) }
+        }
     }
 
     @Test func poolsComeAndGo() {
