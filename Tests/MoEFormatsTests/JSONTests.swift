@@ -1,5 +1,5 @@
 import Testing
-@testable import MoEFormats
+import MoEFormats
 
 @Suite struct JSONTests {
     @Test func parsesValues() throws {

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
-@testable import MoEFormats
-@testable import MoETensor
+import MoEFormats
+import MoETensor
 
 /// A fresh temporary directory per test.
 func tempDir(_ tag: String = #function) -> String {

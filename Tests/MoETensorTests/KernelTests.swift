@@ -1,5 +1,5 @@
 import Testing
-@testable import MoETensor
+import MoETensor
 
 /// Deterministic pseudo-random floats in [-1, 1).
 func randomFloats(_ n: Int, seed: UInt64) -> [Float] {
