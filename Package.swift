@@ -22,17 +22,12 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .target(name: "MoETensor", swiftSettings: kernelFlags + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "MoEFormats", dependencies: ["MoETensor"]),
-        .target(name: "MoEModels", dependencies: [
-            "MoETensor", "MoEFormats", .product(name: "Logging", package: "swift-log"),
-        ]),
-        .target(name: "MoERuntime", dependencies: [
-            "MoEModels", "MoETensor", .product(name: "Logging", package: "swift-log"),
-        ]),
+        .target(name: "MoEModels", dependencies: ["MoETensor", "MoEFormats"]),
+        .target(name: "MoERuntime", dependencies: ["MoEModels", "MoETensor", "MoEFormats"]),
         .executableTarget(name: "moekit", dependencies: [
             "MoERuntime", "MoEModels", "MoEFormats", "MoETensor",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -209,7 +209,7 @@ public final class TransformerModel: @unchecked Sendable {
         // router logits: [T, hidden] x [experts, hidden]ᵀ -> [T, experts]
         matmul(m.router, s.h, s.routerLogits, tokens: T, pool: pool)
         for t in 0..<T {
-            m.routing.route(logits: s.routerLogits + t * E, count: E, scores: s.routeScores,
+            m.routing.route(logits: s.routerLogits + t * E, count: E, scratch: s.routeScores,
                             ids: s.routeIds + t * K, weights: s.routeWeights + t * K)
         }
         if let trace {
@@ -325,7 +325,7 @@ final class Scratch {
             gate = alloc(T * inter); up = alloc(T * inter)
             routerLogits = alloc(T * max(experts, 1)); routeWeights = alloc(T * topK)
             gathered = alloc(T * H); expertOut = alloc(T * H); groupWeights = alloc(T)
-            cos = alloc(c.headDim); sin = alloc(c.headDim); routeScores = alloc(experts)
+            cos = alloc(c.headDim); sin = alloc(c.headDim); routeScores = alloc(Router.scratchCount(experts: experts))
             routeIds.deallocate(); routeIds = .allocate(capacity: T * topK)
             groupTokens.deallocate(); groupTokens = .allocate(capacity: T)
             tokens = T
