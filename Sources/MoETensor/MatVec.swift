@@ -4,101 +4,81 @@
 
 // MARK: - Dot products (fast)
 
-@inline(__always)
-private func loadF(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> {
-    p.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+/// How one weight format turns its bytes into f32 lanes; `dot` is specialised for each.
+private protocol LaneLoader {
+    static func load8(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float>
+    static func load1(_ p: UnsafeRawPointer, _ i: Int) -> Float
 }
 
-@inline(__always)
-private func loadBF16(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> {
-    let h = p.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<UInt16>.self)
-    let w = SIMD8<UInt32>(truncatingIfNeeded: h) &<< 16
-    return unsafeBitCast(w, to: SIMD8<Float>.self)
+private enum F32Lanes: LaneLoader {
+    @inline(__always) static func load8(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> {
+        p.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+    }
+    @inline(__always) static func load1(_ p: UnsafeRawPointer, _ i: Int) -> Float {
+        p.loadUnaligned(fromByteOffset: i &* 4, as: Float.self)
+    }
 }
 
+private enum BF16Lanes: LaneLoader {
+    // Widen to 32 bits and shift: vpmovzxwd + vpslld, no library call.
+    @inline(__always) static func load8(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> {
+        let h = p.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<UInt16>.self)
+        return unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: h) &<< 16, to: SIMD8<Float>.self)
+    }
+    @inline(__always) static func load1(_ p: UnsafeRawPointer, _ i: Int) -> Float {
+        bf16ToFloat(p.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self))
+    }
+}
+
+private enum F16Lanes: LaneLoader {
+    @inline(__always) static func load8(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> {
+        #if !(os(macOS) && arch(x86_64))
+        // vcvtph2ps with F16C.
+        return SIMD8<Float>(p.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<Float16>.self))
+        #else
+        var r = SIMD8<Float>()
+        for k in 0..<8 { r[k] = load1(p, i &+ k) }
+        return r
+        #endif
+    }
+    @inline(__always) static func load1(_ p: UnsafeRawPointer, _ i: Int) -> Float {
+        halfToFloat(p.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self))
+    }
+}
+
+/// Σ w[i]·x[i] with four independent FMA accumulators (hides FMA latency).
 @inline(__always)
-private func loadF16(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> {
-    #if !(os(macOS) && arch(x86_64))
-    let h = p.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<Float16>.self)
-    return SIMD8<Float>(h)
-    #else
-    var r = SIMD8<Float>()
-    for k in 0..<8 { r[k] = halfToFloat(p.loadUnaligned(fromByteOffset: (i + k) * 2, as: UInt16.self)) }
-    return r
-    #endif
+private func dot<L: LaneLoader>(_: L.Type, _ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    let xr = UnsafeRawPointer(x)
+    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+    var i = 0
+    while i &+ 32 <= n {
+        a0.addProduct(L.load8(w, i), F32Lanes.load8(xr, i))
+        a1.addProduct(L.load8(w, i &+ 8), F32Lanes.load8(xr, i &+ 8))
+        a2.addProduct(L.load8(w, i &+ 16), F32Lanes.load8(xr, i &+ 16))
+        a3.addProduct(L.load8(w, i &+ 24), F32Lanes.load8(xr, i &+ 24))
+        i &+= 32
+    }
+    while i &+ 8 <= n {
+        a0.addProduct(L.load8(w, i), F32Lanes.load8(xr, i))
+        i &+= 8
+    }
+    var s = ((a0 + a1) + (a2 + a3)).sum()
+    while i < n {
+        s += L.load1(w, i) * x[i]
+        i &+= 1
+    }
+    return s
 }
 
 /// Σ w[i]·x[i] for f32 weights at `w` (any alignment).
-public func dotF32(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
-    let xr = UnsafeRawPointer(x)
-    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-    var i = 0
-    while i &+ 32 <= n {
-        a0.addProduct(loadF(w, i), loadF(xr, i))
-        a1.addProduct(loadF(w, i &+ 8), loadF(xr, i &+ 8))
-        a2.addProduct(loadF(w, i &+ 16), loadF(xr, i &+ 16))
-        a3.addProduct(loadF(w, i &+ 24), loadF(xr, i &+ 24))
-        i &+= 32
-    }
-    while i &+ 8 <= n {
-        a0.addProduct(loadF(w, i), loadF(xr, i))
-        i &+= 8
-    }
-    var s = ((a0 + a1) + (a2 + a3)).sum()
-    while i < n {
-        s += w.loadUnaligned(fromByteOffset: i &* 4, as: Float.self) * x[i]
-        i &+= 1
-    }
-    return s
-}
+public func dotF32(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float { dot(F32Lanes.self, w, x, n) }
 
 /// Σ w[i]·x[i] for bf16 weights.
-public func dotBF16(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
-    let xr = UnsafeRawPointer(x)
-    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-    var i = 0
-    while i &+ 32 <= n {
-        a0.addProduct(loadBF16(w, i), loadF(xr, i))
-        a1.addProduct(loadBF16(w, i &+ 8), loadF(xr, i &+ 8))
-        a2.addProduct(loadBF16(w, i &+ 16), loadF(xr, i &+ 16))
-        a3.addProduct(loadBF16(w, i &+ 24), loadF(xr, i &+ 24))
-        i &+= 32
-    }
-    while i &+ 8 <= n {
-        a0.addProduct(loadBF16(w, i), loadF(xr, i))
-        i &+= 8
-    }
-    var s = ((a0 + a1) + (a2 + a3)).sum()
-    while i < n {
-        s += bf16ToFloat(w.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self)) * x[i]
-        i &+= 1
-    }
-    return s
-}
+public func dotBF16(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float { dot(BF16Lanes.self, w, x, n) }
 
 /// Σ w[i]·x[i] for IEEE f16 weights.
-public func dotF16(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
-    let xr = UnsafeRawPointer(x)
-    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-    var i = 0
-    while i &+ 32 <= n {
-        a0.addProduct(loadF16(w, i), loadF(xr, i))
-        a1.addProduct(loadF16(w, i &+ 8), loadF(xr, i &+ 8))
-        a2.addProduct(loadF16(w, i &+ 16), loadF(xr, i &+ 16))
-        a3.addProduct(loadF16(w, i &+ 24), loadF(xr, i &+ 24))
-        i &+= 32
-    }
-    while i &+ 8 <= n {
-        a0.addProduct(loadF16(w, i), loadF(xr, i))
-        i &+= 8
-    }
-    var s = ((a0 + a1) + (a2 + a3)).sum()
-    while i < n {
-        s += halfToFloat(w.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self)) * x[i]
-        i &+= 1
-    }
-    return s
-}
+public func dotF16(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float { dot(F16Lanes.self, w, x, n) }
 
 /// Row `r` of `w` dotted with `x`.
 @inline(__always)
@@ -150,25 +130,21 @@ public func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMuta
 /// The rows `range` of `matmul`, on the calling thread.
 public func matmulRows(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                        tokens: Int, range: Range<Int>) {
-    let rows = w.rows, cols = w.cols, rb = w.rowBytes
     switch w.dtype {
-    case .f32:
-        for r in range {
-            let p = w.base + r &* rb
-            for t in 0..<tokens { y[t &* rows &+ r] = dotF32(p, x + t &* cols, cols) }
-        }
-    case .bf16:
-        for r in range {
-            let p = w.base + r &* rb
-            for t in 0..<tokens { y[t &* rows &+ r] = dotBF16(p, x + t &* cols, cols) }
-        }
-    case .f16:
-        for r in range {
-            let p = w.base + r &* rb
-            for t in 0..<tokens { y[t &* rows &+ r] = dotF16(p, x + t &* cols, cols) }
-        }
-    default:
-        preconditionFailure("matmul: unsupported dtype \(w.dtype)")
+    case .f32: matmulRows(F32Lanes.self, w, x, y, tokens: tokens, range: range)
+    case .bf16: matmulRows(BF16Lanes.self, w, x, y, tokens: tokens, range: range)
+    case .f16: matmulRows(F16Lanes.self, w, x, y, tokens: tokens, range: range)
+    default: preconditionFailure("matmul: unsupported dtype \(w.dtype)")
+    }
+}
+
+@inline(__always)
+private func matmulRows<L: LaneLoader>(_ l: L.Type, _ w: WeightMatrix, _ x: UnsafePointer<Float>,
+                                       _ y: UnsafeMutablePointer<Float>, tokens: Int, range: Range<Int>) {
+    let rows = w.rows, cols = w.cols, rb = w.rowBytes
+    for r in range {
+        let p = w.base + r &* rb
+        for t in 0..<tokens { y[t &* rows &+ r] = dot(l, p, x + t &* cols, cols) }
     }
 }
 
