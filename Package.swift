@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "MoEFormats", targets: ["MoEFormats"]),
         .library(name: "MoEModels", targets: ["MoEModels"]),
         .library(name: "MoERuntime", targets: ["MoERuntime"]),
+        .library(name: "MoEAccounting", targets: ["MoEAccounting"]),
         .executable(name: "moekit", targets: ["moekit"]),
     ],
     dependencies: [
@@ -28,13 +29,15 @@ let package = Package(
         .target(name: "MoEFormats", dependencies: ["MoETensor"]),
         .target(name: "MoEModels", dependencies: ["MoETensor", "MoEFormats"]),
         .target(name: "MoERuntime", dependencies: ["MoEModels", "MoETensor", "MoEFormats"]),
+        .target(name: "MoEAccounting", dependencies: ["MoEModels", "MoEFormats", "MoETensor"]),
         .executableTarget(name: "moekit", dependencies: [
-            "MoERuntime", "MoEModels", "MoEFormats", "MoETensor",
+            "MoERuntime", "MoEModels", "MoEFormats", "MoETensor", "MoEAccounting",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/moekit"),
         .testTarget(name: "MoETensorTests", dependencies: ["MoETensor"]),
         .testTarget(name: "MoEFormatsTests", dependencies: ["MoEFormats", "MoETensor"]),
         .testTarget(name: "MoEModelsTests", dependencies: ["MoEModels", "MoERuntime", "MoEFormats", "MoETensor"]),
+        .testTarget(name: "MoEAccountingTests", dependencies: ["MoEAccounting", "MoEModels", "MoEFormats"]),
         // Drives the built `moekit` executable and checks the JSON contract other tools parse.
         .testTarget(name: "MoECLITests", dependencies: ["MoEFormats", "moekit"]),
     ],

@@ -288,3 +288,18 @@ public struct JSONParser {
         return .double(d)
     }
 }
+
+extension JSONValue {
+    /// Compact JSON text (keys in their order; non-finite numbers as null).
+    public func serialized() -> String {
+        switch self {
+        case .null: return "null"
+        case .bool(let b): return b ? "true" : "false"
+        case .int(let i): return String(i)
+        case .double(let d): return d.isFinite ? "\(d)" : "null"
+        case .string(let s): return jsonString(s)
+        case .array(let a): return "[" + a.map { $0.serialized() }.joined(separator: ", ") + "]"
+        case .object(let m): return "{" + m.map { jsonString($0.0) + ": " + $0.1.serialized() }.joined(separator: ", ") + "}"
+        }
+    }
+}

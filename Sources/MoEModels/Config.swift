@@ -84,6 +84,14 @@ public struct ConfigReader: Sendable {
         return try a.map { guard let i = $0.intValue else { throw fail(k, "expected a list of integers") }; return i }
     }
 
+    /// Routed expert count and experts per token, under their various spellings.
+    public func expertCounts() throws -> (experts: Int, topK: Int) {
+        let e = try int("num_local_experts", "num_experts", "n_routed_experts", min: 1)
+        let k = try int("num_experts_per_tok", "num_experts_per_token", "experts_per_token", min: 1)
+        guard k <= e else { throw fail("num_experts_per_tok", "\(k) is more than the \(e) experts") }
+        return (e, k)
+    }
+
     /// RoPE settings: `rope_theta` + `rope_scaling` (older configs) or `rope_parameters`
     /// (transformers 5), with `partial_rotary_factor` at the top level or inside.
     public func rope(defaultTheta: Double = 10_000) throws -> RopeConfig {

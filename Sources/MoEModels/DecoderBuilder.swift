@@ -93,13 +93,3 @@ func bindMLP(_ w: WeightBinder, _ prefix: String, hidden: Int, intermediate: Int
     }
     return m
 }
-
-/// Expert count and top-k under their various spellings.
-func expertCounts(_ r: ConfigReader) throws -> (experts: Int, topK: Int) {
-    let e = try r.int("num_local_experts", "num_experts", "n_routed_experts", min: 1)
-    let k = try r.int("num_experts_per_tok", "num_experts_per_token", "experts_per_token", min: 1)
-    guard k <= e else {
-        throw ModelError.config(file: r.file, key: "num_experts_per_tok", message: "\(k) is more than the \(e) experts")
-    }
-    return (e, k)
-}

@@ -13,20 +13,8 @@ func copyFixture(_ name: String, edit: (inout [(String, JSONValue)]) -> Void = {
     }
     var members = try JSONParser.parse(readFile(Fixtures.path(name) + "/config.json")).objectMembers!
     edit(&members)
-    try serializeJSON(.object(members)).write(toFile: d + "/config.json", atomically: true, encoding: .utf8)
+    try JSONValue.object(members).serialized().write(toFile: d + "/config.json", atomically: true, encoding: .utf8)
     return d
-}
-
-func serializeJSON(_ v: JSONValue) -> String {
-    switch v {
-    case .null: return "null"
-    case .bool(let b): return b ? "true" : "false"
-    case .int(let i): return String(i)
-    case .double(let d): return "\(d)"
-    case .string(let s): return jsonString(s)
-    case .array(let a): return "[" + a.map(serializeJSON).joined(separator: ",") + "]"
-    case .object(let m): return "{" + m.map { jsonString($0.0) + ":" + serializeJSON($0.1) }.joined(separator: ",") + "}"
-    }
 }
 
 func set(_ m: inout [(String, JSONValue)], _ key: String, _ v: JSONValue?) {

@@ -22,7 +22,7 @@ enum Granite {
                 .dense(try bindMLP(w, "model.layers.\(i).mlp.", hidden: c.hidden, intermediate: inter, bias: mlpBias))
             }
         }
-        let (experts, topK) = try expertCounts(r)
+        let (experts, topK) = try r.expertCounts()
         // softmax over the top-k logits equals softmax-then-top-k renormalised.
         let router = Router(topK: topK, normalize: true)
         return try buildDecoder(r, c, tensors, layout: layout, pool: pool) { i, w in

@@ -7,7 +7,7 @@ enum Mixtral {
     static func build(_ r: ConfigReader, _ tensors: TensorDirectory, _ pool: ThreadPool) throws -> TransformerModel {
         var c = try commonConfig(r, modelType: "mixtral")
         c.slidingWindow = try r.optionalInt("sliding_window").flatMap { $0 > 0 ? $0 : nil }
-        let (experts, topK) = try expertCounts(r)
+        let (experts, topK) = try r.expertCounts()
         let inter = try r.int("intermediate_size", min: 1)
         let router = Router(topK: topK, normalize: true)
         return try buildDecoder(r, c, tensors, layout: DecoderLayout(), pool: pool) { i, w in

@@ -8,7 +8,7 @@ enum OLMoE {
         c.qkNorm = .fullWidth
         c.clipQKV = try r.optionalDouble("clip_qkv").map { Float($0) }
         let bias = try r.bool("attention_bias", default: false)
-        let (experts, topK) = try expertCounts(r)
+        let (experts, topK) = try r.expertCounts()
         let inter = try r.int("intermediate_size", min: 1)
         let router = Router(topK: topK, normalize: try r.bool("norm_topk_prob", default: false))
         let layout = DecoderLayout(qkvBias: bias, outputBias: bias)

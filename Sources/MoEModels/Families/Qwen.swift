@@ -26,7 +26,7 @@ enum Qwen {
                 .dense(try bindMLP(w, "model.layers.\(i).mlp.", hidden: c.hidden, intermediate: inter))
             }
         }
-        let (experts, topK) = try expertCounts(r)
+        let (experts, topK) = try r.expertCounts()
         let expertInter = try r.int("moe_intermediate_size", min: 1)
         let step = try r.int("decoder_sparse_step", default: 1, min: 1)
         let mlpOnly = Set(try r.intList("mlp_only_layers"))
