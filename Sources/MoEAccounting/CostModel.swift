@@ -192,17 +192,22 @@ public enum CostModel {
     /// Weight bytes one decoded token reads at precision `p`: every active tensor, the routed
     /// experts in proportion to those that fire, and one row of the input embedding.
     static func activeWeightBytes(_ inv: ModelInventory, _ p: Precision) -> Int {
+        activeWeightBytes(inv, bytes: p.bytes)
+    }
+
+    /// `activeWeightBytes` with any rule for a tensor's stored size.
+    static func activeWeightBytes(_ inv: ModelInventory, bytes size: (TensorSpec) -> Int) -> Int {
         var bytes = 0
         var routedByLayer: [Int: Int] = [:]
         for t in inv.tensors {
             switch t.role {
             case .embedding:
-                bytes += p.bytes(t) / max(inv.vocabSize, 1)   // one row
-                if inv.tiedEmbeddings { bytes += p.bytes(TensorSpec(t.name, t.shape, .lmHead)) }
+                bytes += size(t) / max(inv.vocabSize, 1)   // one row
+                if inv.tiedEmbeddings { bytes += size(TensorSpec(t.name, t.shape, .lmHead)) }
             case .routedExpert:
-                routedByLayer[t.layer ?? -1, default: 0] += p.bytes(t)
+                routedByLayer[t.layer ?? -1, default: 0] += size(t)
             default:
-                bytes += p.bytes(t)
+                bytes += size(t)
             }
         }
         for (l, n) in routedByLayer {

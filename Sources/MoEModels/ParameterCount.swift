@@ -12,6 +12,32 @@ public struct ParameterCounts: Sendable, Equatable {
 }
 
 extension TransformerModel {
+    /// Every weight matrix the model multiplies with (the embedding once if tied).
+    public func weightMatrices() -> [WeightMatrix] {
+        var out = [embedding]
+        if lmHead.base != embedding.base { out.append(lmHead) }
+        for l in layers {
+            out += [l.attention.q, l.attention.k, l.attention.v, l.attention.o]
+            switch l.feedForward {
+            case .dense(let m): out += [m.gate, m.up, m.down]
+            case .moe(let e):
+                out.append(e.router)
+                if let g = e.sharedGate { out.append(g) }
+                for m in e.experts + (e.shared.map { [$0] } ?? []) { out += [m.gate, m.up, m.down] }
+            }
+        }
+        return out
+    }
+
+    /// The mapped files the weights are read from.
+    public func mappedFiles() -> [MappedFile] {
+        var seen: [ObjectIdentifier: MappedFile] = [:]
+        for w in weightMatrices() {
+            if let f = w.owner as? MappedFile { seen[ObjectIdentifier(f)] = f }
+        }
+        return seen.values.sorted { $0.path < $1.path }
+    }
+
     public func parameterCounts() -> ParameterCounts {
         var total = 0, active = 0, bytes = 0
         func m(_ w: WeightMatrix, active a: Bool = true) {

@@ -69,6 +69,8 @@ public final class TransformerModel: @unchecked Sendable {
         for t in 0..<T {
             embedding.copyRow(Int(tokens[t]), to: s.x + t * H)
         }
+        let k = state.counters
+        k?.gather(bytes: T * embedding.rowBytes, dtype: embedding.dtype)
         if c.embeddingMultiplier != 1 {
             for i in 0..<(T * H) { s.x[i] *= c.embeddingMultiplier }
         }
@@ -78,17 +80,19 @@ public final class TransformerModel: @unchecked Sendable {
             for t in 0..<T {
                 rmsNorm(s.x + t * H, weight: layer.inputNorm, eps: c.normEps, n: H, out: s.h + t * H)
             }
+            k?.vector(count: H, tokens: T)
             attention(layer.attention, layer: l, tokens: T, start: start, state: state)
             addScaled(s.x, s.tmp, c.residualMultiplier, T * H)
 
             for t in 0..<T {
                 rmsNorm(s.x + t * H, weight: layer.postAttentionNorm, eps: c.normEps, n: H, out: s.h + t * H)
             }
+            k?.vector(count: H, tokens: T)
             switch layer.feedForward {
             case .dense(let mlp):
-                denseMLP(mlp, input: s.h, tokens: T, out: s.tmp, scratch: s)
+                denseMLP(mlp, input: s.h, tokens: T, out: s.tmp, scratch: s, counters: k)
             case .moe(let moe):
-                mixture(moe, tokens: T, scratch: s, trace: trace, ordinal: moeOrdinal)
+                mixture(moe, tokens: T, scratch: s, trace: trace, ordinal: moeOrdinal, counters: k)
                 moeOrdinal += 1
             }
             addScaled(s.x, s.tmp, c.residualMultiplier, T * H)
@@ -100,9 +104,10 @@ public final class TransformerModel: @unchecked Sendable {
         for t in 0..<n {
             rmsNorm(s.x + (first + t) * H, weight: finalNorm, eps: c.normEps, n: H, out: s.h + t * H)
         }
+        k?.vector(count: H, tokens: n)
         var out = [Float](repeating: 0, count: n * c.vocabSize)
         out.withUnsafeMutableBufferPointer { o in
-            matmul(lmHead, s.h, o.baseAddress!, tokens: n, pool: pool)
+            matmul(lmHead, s.h, o.baseAddress!, tokens: n, pool: pool, counters: k)
             if c.logitMultiplier != 1 {
                 for i in 0..<o.count { o[i] *= c.logitMultiplier }
             }
@@ -112,10 +117,12 @@ public final class TransformerModel: @unchecked Sendable {
 
     // MARK: - Attention
 
-    private func project(_ w: WeightMatrix, bias: [Float]?, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, tokens: Int) {
-        matmul(w, x, y, tokens: tokens, pool: pool)
+    private func project(_ w: WeightMatrix, bias: [Float]?, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                         tokens: Int, counters k: KernelCounters?) {
+        matmul(w, x, y, tokens: tokens, pool: pool, counters: k)
         if let bias {
             for t in 0..<tokens { addScaled(y + t * w.rows, bias, 1, w.rows) }
+            k?.vector(count: bias.count, tokens: tokens)
         }
     }
 
@@ -129,9 +136,11 @@ public final class TransformerModel: @unchecked Sendable {
         // q: [T, heads*hd], k/v: [T, kvHeads*hd], written straight into the cache rows.
         let kRows = cache.keys[l] + start * kvWidth
         let vRows = cache.values[l] + start * kvWidth
-        project(a.q, bias: a.qBias, s.h, s.q, tokens: T)
-        project(a.k, bias: a.kBias, s.h, kRows, tokens: T)
-        project(a.v, bias: a.vBias, s.h, vRows, tokens: T)
+        let k = state.counters
+        project(a.q, bias: a.qBias, s.h, s.q, tokens: T, counters: k)
+        project(a.k, bias: a.kBias, s.h, kRows, tokens: T, counters: k)
+        project(a.v, bias: a.vBias, s.h, vRows, tokens: T, counters: k)
+        if let qn = a.qNorm, let kn = a.kNorm { k?.vector(count: qn.count + kn.count, tokens: T) }
         switch c.qkNorm {
         case .none: break
         case .perHead:
@@ -187,27 +196,38 @@ public final class TransformerModel: @unchecked Sendable {
         } else {
             pool.parallelFor(work, body)
         }
-        project(a.o, bias: a.oBias, s.att, s.tmp, tokens: T)
+        if let k {
+            // Each (token, head) scores `n` keys and sums `n` values of headDim.
+            var macs = 0
+            for t in 0..<T {
+                let pos = start + t
+                let n = pos - (c.slidingWindow.map { max(0, pos - $0 + 1) } ?? 0) + 1
+                macs += c.heads * n * 2 * hd
+            }
+            k.attention(macs: macs)
+        }
+        project(a.o, bias: a.oBias, s.att, s.tmp, tokens: T, counters: k)
     }
 
     // MARK: - Feed-forward
 
     /// `out [T, hidden] = down(silu(gate·x) * up·x)` for `input [T, hidden]`.
     private func denseMLP(_ m: MLPWeights, input: UnsafePointer<Float>, tokens T: Int, out: UnsafeMutablePointer<Float>,
-                          scratch s: Scratch) {
+                          scratch s: Scratch, counters k: KernelCounters?) {
         let I = m.intermediate
-        project(m.gate, bias: m.gateBias, input, s.gate, tokens: T)
-        project(m.up, bias: m.upBias, input, s.up, tokens: T)
+        project(m.gate, bias: m.gateBias, input, s.gate, tokens: T, counters: k)
+        project(m.up, bias: m.upBias, input, s.up, tokens: T, counters: k)
         swiglu(s.gate, s.up, T * I)
-        project(m.down, bias: m.downBias, s.gate, out, tokens: T)
+        project(m.down, bias: m.downBias, s.gate, out, tokens: T, counters: k)
     }
 
-    private func mixture(_ m: MoEWeights, tokens T: Int, scratch s: Scratch, trace: ExpertTrace?, ordinal: Int) {
+    private func mixture(_ m: MoEWeights, tokens T: Int, scratch s: Scratch, trace: ExpertTrace?, ordinal: Int,
+                         counters k: KernelCounters?) {
         let H = config.hidden
         let E = m.experts.count
         let K = m.routing.topK
         // router logits: [T, hidden] x [experts, hidden]ᵀ -> [T, experts]
-        matmul(m.router, s.h, s.routerLogits, tokens: T, pool: pool)
+        matmul(m.router, s.h, s.routerLogits, tokens: T, pool: pool, counters: k)
         for t in 0..<T {
             m.routing.route(logits: s.routerLogits + t * E, count: E, scratch: s.routeScores,
                             ids: s.routeIds + t * K, weights: s.routeWeights + t * K)
@@ -219,9 +239,9 @@ public final class TransformerModel: @unchecked Sendable {
         }
         // out starts as the shared expert's contribution (or zero).
         if let shared = m.shared {
-            denseMLP(shared, input: s.h, tokens: T, out: s.tmp, scratch: s)
+            denseMLP(shared, input: s.h, tokens: T, out: s.tmp, scratch: s, counters: k)
             if let g = m.sharedGate {
-                matmul(g, s.h, s.routerLogits, tokens: T, pool: pool)   // [T, 1]
+                matmul(g, s.h, s.routerLogits, tokens: T, pool: pool, counters: k)   // [T, 1]
                 for t in 0..<T {
                     let w = sigmoid(s.routerLogits[t])
                     for i in 0..<H { s.tmp[t * H + i] *= w }
@@ -242,7 +262,7 @@ public final class TransformerModel: @unchecked Sendable {
                 }
             }
             if n == 0 { continue }
-            denseMLP(m.experts[e], input: s.gathered, tokens: n, out: s.expertOut, scratch: s)
+            denseMLP(m.experts[e], input: s.gathered, tokens: n, out: s.expertOut, scratch: s, counters: k)
             for r in 0..<n {
                 addScaled(s.tmp + s.groupTokens[r] * H, s.expertOut + r * H, s.groupWeights[r], H)
             }
@@ -255,6 +275,8 @@ public final class TransformerModel: @unchecked Sendable {
 public final class InferenceState: @unchecked Sendable {
     public let cache: KVCache
     let scratch: Scratch
+    /// When set, every kernel of a forward pass reports what it did here.
+    public var counters: KernelCounters?
 
     init(cache: KVCache, threads: Int) {
         self.cache = cache

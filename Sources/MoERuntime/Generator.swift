@@ -1,4 +1,5 @@
 import MoEModels
+import MoETensor
 
 /// Settings of one generation.
 public struct GenerationOptions: Sendable {
@@ -39,11 +40,15 @@ public struct Generator {
     /// Generates up to `options.maxTokens` tokens after `prompt`. With `trace`, the experts of every
     /// prompt and generated position are recorded (the last generated token is run through the model
     /// once more so that it is covered too). `onToken` may return false to stop early.
+    /// With `counters`, the kernels report into it; it is reset before each decoded token and
+    /// `onStep(state)` is called after it, so each step sees one token's costs.
     public func generate(prompt: [Int32], options: GenerationOptions, trace: ExpertTrace? = nil,
+                         counters: KernelCounters? = nil, onStep: (InferenceState) -> Void = { _ in },
                          onToken: (Int32) -> Bool = { _ in true }) throws -> GenerationResult {
         guard !prompt.isEmpty else { throw ModelError.invalidInput("the prompt has no tokens") }
         // The cache grows on demand; only reserve what is likely needed.
         let state = model.makeState(capacity: min(prompt.count + options.maxTokens + 1, 4096))
+        state.counters = counters
         var sampler = Sampler(temperature: options.temperature, topK: options.topK, topP: options.topP, seed: options.seed)
         let clock = ContinuousClock()
         let t0 = clock.now
@@ -62,10 +67,14 @@ public struct Generator {
             out.append(next)
             if !onToken(next) || options.stopTokens.contains(next) { break }
             if out.count == options.maxTokens { break }
+            counters?.reset()
             logits = try model.forward([next], state: state, logits: .last, trace: trace)
+            onStep(state)
         }
         if trace != nil, let last = out.last {
+            counters?.reset()
             _ = try model.forward([last], state: state, logits: .last, trace: trace)
+            onStep(state)
         }
         let t2 = clock.now
         return GenerationResult(tokens: out, stats: GenerationStats(

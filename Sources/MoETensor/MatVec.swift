@@ -115,7 +115,8 @@ public func dotReference(_ w: UnsafeRawPointer, dtype: DType, _ x: UnsafePointer
 /// `y = x · wᵀ`: `[tokens, cols] x [rows, cols]ᵀ -> [tokens, rows]`, rows split across the pool.
 /// Each weight row is read once and applied to every token while it is in cache.
 public func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
-                   tokens: Int, pool: ThreadPool) {
+                   tokens: Int, pool: ThreadPool, counters: KernelCounters? = nil) {
+    counters?.matmul(w, tokens: tokens)
     let rows = w.rows
     // Small problems are not worth waking the pool for.
     if rows &* w.cols &* tokens < 16_384 || pool.threadCount == 1 {

@@ -206,6 +206,7 @@ def mtp_block(model, cfg, raw, model_type: str, stem: str):
             setattr(ext, key, seq + [value if value is not None else seq[-1]] * n_mtp)
     params = []
     buffers = []
+    layer_sd = {}
     for i in range(n_mtp):
         idx = L + i
         with torch.device("meta"):
@@ -215,6 +216,7 @@ def mtp_block(model, cfg, raw, model_type: str, stem: str):
             params.append((f"model.layers.{idx}.{n}", tuple(p.shape)))
             pnames.add(n)
         for n, b in layer.state_dict().items():
+            layer_sd[f"model.layers.{idx}.{n}"] = b
             if n not in pnames:
                 buffers.append((f"model.layers.{idx}.{n}", tuple(b.shape)))
         params += [
@@ -230,6 +232,15 @@ def mtp_block(model, cfg, raw, model_type: str, stem: str):
         for i in range(n_mtp)
         for n in ("embed_tokens.weight", "shared_head.head.weight")
     ]
+    # Checkpoint names of the MTP decoder layer: same reverse conversion as the main model.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hub_layer = revert_weight_conversion(model, dict(layer_sd))
+    hub_items = sorted((n, tuple(t.shape)) for n, t in hub_layer.items())
+    hub_items += [(n, s) for n, s in params if re.search(r"\.(enorm|hnorm|eh_proj|shared_head)\.", n)]
+    assert sum(numel(s) for _, s in hub_items) == sum(numel(s) for _, s in params) + sum(
+        numel(s) for _, s in buffers
+    )
     mtp_layer_params = sum(numel(s) for n, s in params if not re.search(r"\.(enorm|hnorm|eh_proj|shared_head)\.", n))
     return {
         "num_nextn_predict_layers": n_mtp,
@@ -238,6 +249,7 @@ def mtp_block(model, cfg, raw, model_type: str, stem: str):
         "mtp_buffer_elements": sum(numel(s) for _, s in buffers),
         "tensors": group_tensors(params),
         "buffers": group_tensors(buffers),
+        "hub_tensors": group_tensors(hub_items),
         "shared_copies_stored": stores_copies,
         "shared_copies_source": copies_source,
         "shared_copy_params": sum(numel(s) for _, s in copies),
@@ -293,7 +305,9 @@ def analyse(path: Path):
 
     # Persistent buffers (saved in the checkpoint but not nn.Parameters), e.g. e_score_correction_bias.
     sd = model.state_dict()
-    tied_aliases = {k for k in sd if k not in pnames and tied and sd[k] is emb}
+    tied_aliases = set()
+    if tied:  # state_dict lists a tied output head under its own name too; the checkpoint does not
+        tied_aliases = {f"{n}.weight" for n, mod in model.named_modules() if mod is out_emb} - pnames
     buffers = [(k, tuple(v.shape)) for k, v in sd.items() if k not in pnames and k not in tied_aliases]
 
     # Breakdown by role
