@@ -29,6 +29,11 @@ extension TransformerModel {
         return out
     }
 
+    /// Routed experts per MoE layer (the largest, if layers differ); 0 for a dense model.
+    public var routedExpertCount: Int {
+        layers.map { if case .moe(let m) = $0.feedForward { return m.experts.count } else { return 0 } }.max() ?? 0
+    }
+
     /// The mapped files the weights are read from.
     public func mappedFiles() -> [MappedFile] {
         var seen: [ObjectIdentifier: MappedFile] = [:]

@@ -5,10 +5,15 @@ import Darwin
 #endif
 import MoETensor
 
-/// Experts chosen per MoE layer per position, `[moeLayer][position][k]`, ids ascending.
+/// Experts chosen per MoE layer per position, `[moeLayer][position][k]`, ids ascending, with the
+/// routing weight of each in `weights` (same layout).
 public final class ExpertTrace: @unchecked Sendable {
     public internal(set) var experts: [[[Int]]]
-    public init(moeLayers: Int) { experts = Array(repeating: [], count: moeLayers) }
+    public internal(set) var weights: [[[Float]]]
+    public init(moeLayers: Int) {
+        experts = Array(repeating: [], count: moeLayers)
+        weights = Array(repeating: [], count: moeLayers)
+    }
 }
 
 /// Which positions of a forward pass produce logits.
@@ -234,7 +239,9 @@ public final class TransformerModel: @unchecked Sendable {
         }
         if let trace {
             for t in 0..<T {
-                trace.experts[ordinal].append((0..<K).map { Int(s.routeIds[t * K + $0]) }.sorted())
+                let chosen = (0..<K).map { (Int(s.routeIds[t * K + $0]), s.routeWeights[t * K + $0]) }.sorted { $0.0 < $1.0 }
+                trace.experts[ordinal].append(chosen.map(\.0))
+                trace.weights[ordinal].append(chosen.map(\.1))
             }
         }
         // out starts as the shared expert's contribution (or zero).

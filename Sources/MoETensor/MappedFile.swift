@@ -69,6 +69,11 @@ public final class MappedFile: @unchecked Sendable {
         return (vec.reduce(0) { $0 + Int($1 & 1) }, pages)
     }
 
+    /// Bytes of this mapping now resident in memory (whole pages, capped at the file size).
+    public func residentBytes() -> Int {
+        min(size, residentPages().resident * Int(sysconf(Int32(_SC_PAGESIZE))))
+    }
+
     deinit {
         if let base { munmap(UnsafeMutableRawPointer(mutating: base), size) }
     }

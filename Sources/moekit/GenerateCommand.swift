@@ -1,4 +1,5 @@
 import ArgumentParser
+import MoEAccounting
 import MoEFormats
 import MoEModels
 import MoERuntime
@@ -33,7 +34,10 @@ struct Generate: ParsableCommand {
     @Flag(name: .customLong("trace-experts"), help: "Add the experts chosen per MoE layer and position.")
     var traceExperts = false
 
-    @Flag(help: "Print JSON: {\"tokens\": [...]} (+ \"experts\" with --trace-experts).")
+    @Flag(help: "Measure every decoded token (params, FLOPs, bytes, KV, experts, memory) next to the prediction from config.json.")
+    var stats = false
+
+    @Flag(help: "Print JSON: {\"tokens\": [...]} (+ \"experts\" with --trace-experts, \"stats\" with --stats).")
     var json = false
 
     func run() throws {
@@ -53,8 +57,17 @@ struct Generate: ParsableCommand {
             let g = try GenerationConfig(json: try JSONParser.parse(try readFile(genPath, limit: 16 << 20)), file: genPath)
             opts.stopTokens = Set(g.eosTokenIds)
         }
-        let trace = traceExperts ? ExpertTrace(moeLayers: model.moeLayerIndices.count) : nil
-        let result = try Generator(model: model).generate(prompt: prompt, options: opts, trace: trace)
+        var trace = traceExperts ? ExpertTrace(moeLayers: model.moeLayerIndices.count) : nil
+        var statRows: [TokenComparison] = []
+        let result: GenerationResult
+        if stats {
+            let t = trace ?? ExpertTrace(moeLayers: model.moeLayerIndices.count)
+            (result, statRows) = try generateWithStats(model: model, configPath: options.model + "/config.json",
+                                                       prompt: prompt, options: opts, trace: t)
+            if traceExperts { trace = t }
+        } else {
+            result = try Generator(model: model).generate(prompt: prompt, options: opts, trace: trace)
+        }
         if json {
             var out = "{\"tokens\": [" + result.tokens.map(String.init).joined(separator: ", ") + "]"
             if let trace {
@@ -62,15 +75,19 @@ struct Generate: ParsableCommand {
                     "[" + layer.map { "[" + $0.map(String.init).joined(separator: ", ") + "]" }.joined(separator: ", ") + "]"
                 }.joined(separator: ", ") + "]"
             }
+            if stats { out += ", \"stats\": " + MeasuredTable.json(statRows).serialized() }
             writeStdout(out + "}\n")
         } else {
             writeStdout(result.tokens.map(String.init).joined(separator: " ") + "\n")
             let s = result.stats
+            if stats {
+                writeStdout("\nper decoded token, measured / predicted from config.json:\n")
+                writeStdout(MeasuredTable.text(statRows, routedExperts: model.routedExpertCount))
+            }
             writeStdout("prompt \(s.promptTokens) tokens, \(format(s.prefillTokensPerSecond)) tok/s; generated \(s.generatedTokens) tokens, \(format(s.decodeTokensPerSecond)) tok/s\n")
         }
     }
 }
-
 
 func format(_ x: Double, digits: Int = 1) -> String {
     var p = 1.0

@@ -278,6 +278,137 @@ def mxfp4_storage(hub_items, cfg):
     return out
 
 
+# ----------------------------------------------------------------------------- independent formula (the spec)
+
+
+def spec_counts(raw: dict) -> dict:
+    """Re-derives the counts from the raw config.json keys alone, following PARAM_COUNTS.md.
+    Used only as a cross-check of the spec against what transformers builds."""
+    mt = raw["model_type"]
+    c = raw.get("text_config", raw) if mt == "llama4" else raw
+    g = c.get
+    H, V, L = g("hidden_size"), g("vocab_size"), g("num_hidden_layers")
+    nh = g("num_attention_heads")
+    nkv = g("num_key_value_heads") or nh
+    tie = bool(g("tie_word_embeddings", mt == "granitemoe"))
+    mla = mt in ("deepseek_v3", "kimi_k2", "deepseek_v32", "glm_moe_dsa")
+
+    # ---- expert geometry
+    E = g("n_routed_experts") or g("num_local_experts") or g("num_experts")
+    k = g("num_experts_per_tok")
+    if mt in ("deepseek_v3", "kimi_k2", "deepseek_v32", "glm_moe_dsa", "glm4_moe", "qwen3_moe"):
+        Im = g("moe_intermediate_size")
+    else:
+        Im = g("intermediate_size")
+    per_expert = 3 * H * Im + ((2 * Im + H) if mt == "gpt_oss" else 0)
+
+    # ---- which layers are MoE
+    if mt in ("deepseek_v3", "kimi_k2", "glm4_moe"):
+        moe = [i >= g("first_k_dense_replace", 0) for i in range(L)]
+    elif mt in ("deepseek_v32", "glm_moe_dsa"):
+        types = g("mlp_layer_types") or (
+            ["dense"] * min(g("first_k_dense_replace", 3), L) + ["sparse"] * (L - min(g("first_k_dense_replace", 3), L))
+        )
+        moe = [t == "sparse" for t in types]
+    elif mt == "qwen3_moe":
+        step = g("decoder_sparse_step", 1)
+        only = set(g("mlp_only_layers") or [])
+        moe = [(i not in only) and E > 0 and (i + 1) % step == 0 for i in range(L)]
+    elif mt == "llama4":
+        ml = g("moe_layers")
+        step = g("interleave_moe_layer_step", 1)
+        ml = set(ml if ml is not None else range(step - 1, L, step))
+        moe = [i in ml for i in range(L)]
+    else:  # mixtral, olmoe, granitemoe, gpt_oss, minimax_m2: every layer
+        moe = [True] * L
+    n_moe = sum(moe)
+
+    # ---- attention per layer
+    bias = bool(g("attention_bias", False))
+    if mla:
+        rq, rkv = g("q_lora_rank"), g("kv_lora_rank")
+        dn, dr, dv = g("qk_nope_head_dim"), g("qk_rope_head_dim"), g("v_head_dim")
+        if rq:
+            attn = rq * H + (rq if bias else 0) + rq + nh * (dn + dr) * rq
+        else:
+            attn = nh * (dn + dr) * H
+        attn += (rkv + dr) * H + ((rkv + dr) if bias else 0) + rkv
+        attn += nh * (dn + dv) * rkv + H * nh * dv + (H if bias else 0)
+    else:
+        D = g("head_dim") or H // nh
+        attn = nh * D * H + 2 * nkv * D * H + H * nh * D
+        if bias:
+            attn += nh * D + 2 * nkv * D + (0 if mt == "glm4_moe" else H)
+        if mt == "qwen3_moe" or (mt == "glm4_moe" and g("use_qk_norm", False)):
+            attn += 2 * D
+        elif mt == "olmoe":
+            attn += H + (H // nh) * nkv
+        elif mt == "minimax_m2":
+            attn += nh * D + nkv * D
+        if mt == "gpt_oss":
+            attn += nh  # sinks
+    # ---- DSA indexer
+    indexer_layers = []
+    per_indexer = 0
+    if mt in ("deepseek_v32", "glm_moe_dsa"):
+        ih, idim = g("index_n_heads"), g("index_head_dim")
+        per_indexer = ih * idim * g("q_lora_rank") + idim * H + 2 * idim + ih * H
+        if mt == "deepseek_v32":
+            indexer_layers = list(range(L))
+        else:
+            types = g("indexer_types")
+            if types is None:
+                freq = max(g("index_topk_freq", 1), 1)
+                off = g("index_skip_topk_offset", 2)
+                types = ["full" if (max(i - off + 1, 0) % freq) == 0 else "shared" for i in range(L)]
+            indexer_layers = [i for i, t in enumerate(types) if t == "full"]
+
+    # ---- MLP per layer
+    if mt in ("deepseek_v3", "kimi_k2", "deepseek_v32", "glm_moe_dsa", "glm4_moe"):
+        shared = 3 * H * Im * g("n_shared_experts", 1 if mt == "glm4_moe" else 0)
+        router = E * H
+        dense = 3 * H * g("intermediate_size")
+    elif mt == "llama4":
+        shared = 3 * H * Im
+        router = E * H
+        dense = 3 * H * g("intermediate_size_mlp")
+    elif mt == "gpt_oss":
+        shared, router, dense = 0, E * H + E, 0
+    elif mt == "qwen3_moe":
+        shared, router, dense = 0, E * H, 3 * H * g("intermediate_size")
+    else:
+        shared, router, dense = 0, E * H, 0
+    buffers_per_moe_layer = E if mt in ("deepseek_v3", "kimi_k2", "deepseek_v32", "glm_moe_dsa", "glm4_moe", "minimax_m2") else 0
+
+    emb = V * H
+    head = 0 if tie else V * H
+    routed = n_moe * E * per_expert
+    total = (
+        emb + head + H
+        + L * (attn + 2 * H)
+        + per_indexer * len(indexer_layers)
+        + n_moe * (router + shared) + routed
+        + (L - n_moe) * dense
+    )
+    active_core = total - emb - head - routed + n_moe * k * per_expert
+
+    # ---- MTP (DeepSeek-V3 layout): one more MoE decoder layer + enorm, hnorm, eh_proj, shared_head.norm
+    n_mtp = g("num_nextn_predict_layers") or 0
+    mtp = n_mtp * (attn + 2 * H + router + shared + E * per_expert + (per_indexer if per_indexer else 0) + 3 * H + 2 * H * H)
+    return {
+        "total_params": total,
+        "embedding_params": emb,
+        "lm_head_params": head,
+        "routed_expert_params": routed,
+        "params_per_routed_expert": per_expert,
+        "moe_layers": n_moe,
+        "active_params_core": active_core,
+        "persistent_buffer_elements": n_moe * buffers_per_moe_layer,
+        "mtp_params": mtp,
+        "indexer_layers": indexer_layers,
+    }
+
+
 # ----------------------------------------------------------------------------- main analysis
 
 
@@ -428,6 +559,25 @@ def analyse(path: Path):
             "(MiniMax-AI/MiniMax-M2.5#8, MiniMax-AI/MiniMax-M2.7#16), so nothing is added"
         )
 
+    # Cross-check the hand-written spec (PARAM_COUNTS.md) against transformers.
+    spec = spec_counts(raw)
+    got = {
+        "total_params": total,
+        "embedding_params": embedding_params,
+        "lm_head_params": lm_head_params,
+        "routed_expert_params": routed,
+        "params_per_routed_expert": ppe,
+        "moe_layers": len(moe_layer_ids),
+        "active_params_core": active_core,
+        "persistent_buffer_elements": entry["persistent_buffer_elements"],
+        "mtp_params": mtp["mtp_params"] if mtp else 0,
+        "indexer_layers": entry.get("indexer", {}).get("layers_with_indexer", []),
+    }
+    mismatch = {key: (spec[key], got[key]) for key in got if spec[key] != got[key]}
+    if mismatch:
+        raise AssertionError(f"{stem}: PARAM_COUNTS.md formula disagrees with transformers: {mismatch}")
+    entry["spec_formula_matches"] = True
+
     adv = ADVERTISED.get(stem)
     if adv:
         entry["advertised"] = {"total_B": adv[0], "active_B": adv[1], "note": adv[2]}
@@ -464,7 +614,7 @@ def main(argv):
 
     hdr = (
         f"{'config':38} {'model_type':12} {'total':>9} {'act_core':>9} {'act_comp':>9} {'act_all':>9} "
-        f"{'ckpt':>9}  {'advertised tot/act'}"
+        f"{'ckpt':>9} {'stored':>9}  {'advertised tot/act'}"
     )
     print(hdr)
     print("-" * len(hdr))
@@ -475,7 +625,8 @@ def main(argv):
         print(
             f"{stem:38} {e['model_type']:12} {fmt_b(e['total_params']):>9} {fmt_b(e['active_params_core']):>9} "
             f"{fmt_b(e['active_params_compute']):>9} {fmt_b(e['active_params_all']):>9} "
-            f"{fmt_b(e['checkpoint_params']):>9}  {adv.get('total_B', '?')} / {adv.get('active_B', '?')}"
+            f"{fmt_b(e['checkpoint_params']):>9} {fmt_b(e['checkpoint_stored_elements']):>9}  "
+            f"{adv.get('total_B', '?')} / {adv.get('active_B', '?')}"
         )
     for stem, why in sorted(unsupported.items()):
         print(f"UNSUPPORTED {stem}: {why}")
