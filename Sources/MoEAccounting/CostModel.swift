@@ -71,7 +71,7 @@ public struct CostReport: Sendable {
 public enum CostModel {
     public static func report(_ inv: ModelInventory, options o: CostOptions = CostOptions()) -> CostReport {
         let all = inv.tensors
-        func sum(_ ts: [TensorSpec]) -> Int { ts.reduce(0) { $0 + $1.count } }
+        func sum(_ ts: [TensorSpec]) -> Int { ts.reduce(0) { $0 + ($1.isBuffer ? 0 : $1.count) } }
         let total = sum(all)
         let mtp = sum(inv.mtpTensors)
         let embedding = sum(all.filter { $0.role == .embedding })
@@ -81,7 +81,7 @@ public enum CostModel {
         // Routed experts that fire, layer by layer: the layer's routed params × active / experts.
         var activeRouted = 0
         var routedByLayer: [Int: Int] = [:]
-        for t in all where t.role == .routedExpert { routedByLayer[t.layer ?? -1, default: 0] += t.count }
+        for t in all where t.role == .routedExpert && !t.isBuffer { routedByLayer[t.layer ?? -1, default: 0] += t.count }
         for (l, n) in routedByLayer {
             let shape = inv.layers[l]
             activeRouted += n / max(shape.routedExperts, 1) * shape.activeExperts

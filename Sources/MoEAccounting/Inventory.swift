@@ -24,19 +24,26 @@ public struct TensorSpec: Sendable, Equatable {
     public var layer: Int?
     /// Routed expert index, for `.routedExpert`.
     public var expert: Int?
+    /// A stored non-parameter tensor (the routers' `e_score_correction_bias`): in the checkpoint
+    /// and used per token, but not counted as a parameter (transformers keeps it as a buffer).
+    public var isBuffer: Bool
 
-    public init(_ name: String, _ shape: [Int], _ role: TensorRole, layer: Int? = nil, expert: Int? = nil) {
+    public init(_ name: String, _ shape: [Int], _ role: TensorRole, layer: Int? = nil, expert: Int? = nil,
+                isBuffer: Bool = false) {
         self.name = name
         self.shape = shape
         self.role = role
         self.layer = layer
         self.expert = expert
+        self.isBuffer = isBuffer
     }
 
     public var count: Int { shape.reduce(1, *) }
     /// A matrix of a linear layer (what FP8/Q8_0/Q4_K quantise); 1-D norms, biases and
     /// embeddings are kept in 16 bits by the usual recipes.
-    public var isLinearWeight: Bool { shape.count >= 2 && role != .embedding }
+    public var isLinearWeight: Bool {
+        shape.count >= 2 && role != .embedding && !isBuffer && !name.hasSuffix("bias")
+    }
 }
 
 /// How one layer attends, for attention FLOPs and KV-cache size.

@@ -32,16 +32,16 @@ public enum Precision: String, Sendable, CaseIterable, Codable {
             let blocks = ((rows + 127) / 128) * ((cols + 127) / 128)
             return n + 4 * blocks * stack
         case .q8_0:
-            guard t.shape.count >= 2 else { return 4 * n }
+            guard t.isLinearWeight || t.role == .embedding else { return 4 * n }
             return (n + 31) / 32 * 34
         case .q4K:
-            guard t.shape.count >= 2 else { return 4 * n }
+            guard t.isLinearWeight || t.role == .embedding else { return 4 * n }
             return (n + 255) / 256 * 144
         case .int4:
-            guard t.shape.count >= 2 else { return 2 * n }
+            guard t.isLinearWeight || t.role == .embedding else { return 2 * n }
             return (n + 1) / 2
         case .mxfp4:
-            guard t.role == .routedExpert, t.shape.count >= 2 else { return 2 * n }
+            guard t.role == .routedExpert, t.isLinearWeight else { return 2 * n }
             return (n + 31) / 32 * 17
         }
     }
