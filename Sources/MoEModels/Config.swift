@@ -120,8 +120,17 @@ public struct ConfigReader: Sendable {
             kind = .llama3(factor: try num("factor"), lowFreqFactor: try num("low_freq_factor"),
                            highFreqFactor: try num("high_freq_factor"),
                            originalMaxPositions: try num("original_max_position_embeddings"))
+        case "yarn":
+            func opt(_ k: String) -> Double? { src?[k]?.doubleValue.flatMap { $0.isFinite ? $0 : nil } }
+            let original = try num("original_max_position_embeddings")
+            let maxPos = try optionalDouble("max_position_embeddings")
+            guard let factor = opt("factor") ?? maxPos.map({ $0 / original }) else { throw fail(key, "yarn needs a 'factor'") }
+            guard factor > 0, original > 0 else { throw fail(key, "yarn 'factor' and 'original_max_position_embeddings' must be positive") }
+            kind = .yarn(factor: factor, originalMaxPositions: original, betaFast: opt("beta_fast") ?? 32,
+                         betaSlow: opt("beta_slow") ?? 1, mscale: opt("mscale"), mscaleAllDim: opt("mscale_all_dim"),
+                         attentionFactor: opt("attention_factor"), truncate: src?["truncate"]?.boolValue ?? true)
         default:
-            throw fail(key, "rope type '\(type)' is not supported (default, linear, llama3 are)")
+            throw fail(key, "rope type '\(type)' is not supported (default, linear, llama3, yarn are)")
         }
         let t = theta ?? defaultTheta
         guard t > 0 else { throw fail("rope_theta", "must be positive") }
@@ -137,6 +146,8 @@ public struct RopeConfig: Sendable, Equatable {
         case none
         case linear(factor: Double)
         case llama3(factor: Double, lowFreqFactor: Double, highFreqFactor: Double, originalMaxPositions: Double)
+        case yarn(factor: Double, originalMaxPositions: Double, betaFast: Double, betaSlow: Double,
+                  mscale: Double?, mscaleAllDim: Double?, attentionFactor: Double?, truncate: Bool)
     }
     public var theta: Double
     public var scaling: Scaling
@@ -161,8 +172,47 @@ public struct RopeConfig: Sendable, Equatable {
                 let smooth = (original / wavelen - low) / (high - low)
                 return Float((1 - smooth) * Double(f) / factor + smooth * Double(f))
             }
+        case let .yarn(factor, original, betaFast, betaSlow, _, _, _, truncate):
+            // Blend interpolated (÷factor) and original frequencies with a linear ramp over the dims
+            // between the correction range of beta_fast and beta_slow rotations.
+            let dim = Double(dims)
+            func correctionDim(_ rotations: Double) -> Double {
+                dim * log(original / (rotations * 2 * Double.pi)) / (2 * log(theta))
+            }
+            var low = correctionDim(betaFast), high = correctionDim(betaSlow)
+            if truncate { low = low.rounded(.down); high = high.rounded(.up) }
+            low = max(low, 0)
+            high = min(high, dim - 1)
+            if low == high { high += 0.001 }
+            inv = inv.enumerated().map { i, f in
+                let ramp = Float(min(max((Double(Float(i)) - low) / (high - low), 0), 1))
+                let extrapolation = 1 - ramp
+                let interpolated = f / Float(factor)
+                return interpolated * (1 - extrapolation) + f * extrapolation
+            }
         }
         return inv
+    }
+
+    /// The factor cos and sin are multiplied by (YaRN's attention factor; 1 otherwise).
+    public var attentionFactor: Double {
+        guard case let .yarn(factor, _, _, _, mscale, mscaleAllDim, attentionFactor, _) = scaling else { return 1 }
+        if let a = attentionFactor { return a }
+        if let m = mscale, let a = mscaleAllDim, m != 0, a != 0 {
+            return Self.yarnMscale(factor, m) / Self.yarnMscale(factor, a)
+        }
+        return Self.yarnMscale(factor, 1)
+    }
+
+    /// MLA's softmax-scale multiplier: mscale(factor, mscale_all_dim)² under YaRN, else 1.
+    public var mlaScaleMultiplier: Double {
+        guard case let .yarn(factor, _, _, _, _, mscaleAllDim, _, _) = scaling, let a = mscaleAllDim, a != 0 else { return 1 }
+        let m = Self.yarnMscale(factor, a)
+        return m * m
+    }
+
+    static func yarnMscale(_ scale: Double, _ mscale: Double) -> Double {
+        scale <= 1 ? 1 : 0.1 * mscale * log(scale) + 1
     }
 }
 

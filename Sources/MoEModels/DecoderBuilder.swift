@@ -36,47 +36,56 @@ struct DecoderLayout {
     var tieDefault = false
 }
 
-/// Builds a decoder whose attention and norms follow the Llama names; `feedForward(layer)` binds
-/// each layer's MLP or MoE block.
+/// Builds a decoder whose norms follow the Llama names; `attention(layer)` binds each layer's
+/// attention (GQA under the Llama names unless given) and `feedForward(layer)` its MLP or MoE block.
 func buildDecoder(_ r: ConfigReader, _ c: TransformerConfig, _ tensors: TensorDirectory, layout: DecoderLayout,
-                  pool: ThreadPool, feedForward: (Int, WeightBinder) throws -> FeedForward) throws -> TransformerModel {
+                  pool: ThreadPool, attention: ((Int, WeightBinder) throws -> Attention)? = nil,
+                  feedForward: (Int, WeightBinder) throws -> FeedForward) throws -> TransformerModel {
     let w = WeightBinder(tensors)
     let layerCount = try r.int("num_hidden_layers", "num_layers", min: 1)
-    let H = c.hidden, hd = c.headDim, qw = c.heads * hd, kvw = c.kvHeads * hd
+    let H = c.hidden
     var layers: [DecoderLayer] = []
     for i in 0..<layerCount {
         let p = "model.layers.\(i)."
-        let a = p + "self_attn."
-        var attn = AttentionWeights(
-            q: try w.matrix(a + "q_proj.weight", rows: qw, cols: H),
-            k: try w.matrix(a + "k_proj.weight", rows: kvw, cols: H),
-            v: try w.matrix(a + "v_proj.weight", rows: kvw, cols: H),
-            o: try w.matrix(a + "o_proj.weight", rows: H, cols: qw))
-        if layout.qkvBias {
-            attn.qBias = try w.vector(a + "q_proj.bias", count: qw)
-            attn.kBias = try w.vector(a + "k_proj.bias", count: kvw)
-            attn.vBias = try w.vector(a + "v_proj.bias", count: kvw)
-        }
-        if layout.outputBias { attn.oBias = try w.vector(a + "o_proj.bias", count: H) }
-        switch c.qkNorm {
-        case .none: break
-        case .perHead:
-            attn.qNorm = try w.vector(a + "q_norm.weight", count: hd)
-            attn.kNorm = try w.vector(a + "k_norm.weight", count: hd)
-        case .fullWidth:
-            attn.qNorm = try w.vector(a + "q_norm.weight", count: qw)
-            attn.kNorm = try w.vector(a + "k_norm.weight", count: kvw)
-        }
         layers.append(DecoderLayer(
             inputNorm: try w.vector(p + "input_layernorm.weight", count: H),
             postAttentionNorm: try w.vector(p + "post_attention_layernorm.weight", count: H),
-            attention: attn, feedForward: try feedForward(i, w)))
+            attention: try attention?(i, w) ?? .gqa(try bindGQA(w, c, layer: i, layout: layout)),
+            feedForward: try feedForward(i, w)))
     }
     let embedding = try w.matrix("model.embed_tokens.weight", rows: c.vocabSize, cols: H)
     let tied = try r.bool("tie_word_embeddings", default: layout.tieDefault)
     let head = tied ? embedding : try w.matrix("lm_head.weight", rows: c.vocabSize, cols: H)
     return TransformerModel(config: c, embedding: embedding, layers: layers,
                             finalNorm: try w.vector("model.norm.weight", count: H), lmHead: head, pool: pool)
+}
+
+/// Grouped-query attention under the Llama names (`self_attn.q_proj` ...), with the biases and
+/// q/k norms the layout and config ask for.
+func bindGQA(_ w: WeightBinder, _ c: TransformerConfig, layer i: Int, layout: DecoderLayout) throws -> AttentionWeights {
+    let H = c.hidden, hd = c.headDim, qw = c.heads * hd, kvw = c.kvHeads * hd
+    let a = "model.layers.\(i).self_attn."
+    var attn = AttentionWeights(
+        q: try w.matrix(a + "q_proj.weight", rows: qw, cols: H),
+        k: try w.matrix(a + "k_proj.weight", rows: kvw, cols: H),
+        v: try w.matrix(a + "v_proj.weight", rows: kvw, cols: H),
+        o: try w.matrix(a + "o_proj.weight", rows: H, cols: qw))
+    if layout.qkvBias {
+        attn.qBias = try w.vector(a + "q_proj.bias", count: qw)
+        attn.kBias = try w.vector(a + "k_proj.bias", count: kvw)
+        attn.vBias = try w.vector(a + "v_proj.bias", count: kvw)
+    }
+    if layout.outputBias { attn.oBias = try w.vector(a + "o_proj.bias", count: H) }
+    switch c.qkNorm {
+    case .none: break
+    case .perHead:
+        attn.qNorm = try w.vector(a + "q_norm.weight", count: hd)
+        attn.kNorm = try w.vector(a + "k_norm.weight", count: hd)
+    case .fullWidth:
+        attn.qNorm = try w.vector(a + "q_norm.weight", count: qw)
+        attn.kNorm = try w.vector(a + "k_norm.weight", count: kvw)
+    }
+    return attn
 }
 
 /// A SwiGLU MLP named `<prefix>gate_proj`, `up_proj`, `down_proj` (or any other three names).

@@ -49,11 +49,65 @@ public enum FeedForward: Sendable {
     case moe(MoEWeights)
 }
 
+/// The lightning indexer of a DSA layer: scores every previous position and keeps the best
+/// `topK` for the attention. `wqB [heads*headDim, qLoraRank]`, `wk [headDim, hidden]`,
+/// `weightsProj [heads, hidden]`, and a LayerNorm (with bias) on the key.
+public struct IndexerWeights: Sendable {
+    public var wqB, wk, weightsProj: WeightMatrix
+    public var kNormWeight, kNormBias: [Float]
+}
+
+/// Multi-head latent attention (DeepSeek-V2/V3, GLM-5). Queries come from a low-rank path
+/// (`qA [qLoraRank, hidden]` → RMSNorm → `qB [heads*(nope+rope), qLoraRank]`) or a plain `q`;
+/// keys and values from one compressed latent `kvA [kvLoraRank+rope, hidden]` whose first part is
+/// RMS-normalised and expanded per head by `kvB [heads*(nope+v), kvLoraRank]`; `o [hidden, heads*v]`.
+public struct MLAWeights: Sendable {
+    public var qA: WeightMatrix?
+    public var qABias: [Float]?
+    public var qANorm: [Float]?
+    public var qB: WeightMatrix?
+    public var q: WeightMatrix?
+    public var kvA: WeightMatrix
+    public var kvABias: [Float]?
+    public var kvANorm: [Float]
+    public var kvB: WeightMatrix
+    public var o: WeightMatrix
+    public var oBias: [Float]?
+    /// This layer's own DSA indexer; nil where the layer reuses the previous layer's choice or the
+    /// model has no sparse attention.
+    public var indexer: IndexerWeights?
+}
+
+public enum Attention: Sendable {
+    case gqa(AttentionWeights)
+    case mla(MLAWeights)
+}
+
 public struct DecoderLayer: Sendable {
     public var inputNorm: [Float]
     public var postAttentionNorm: [Float]
-    public var attention: AttentionWeights
+    public var attention: Attention
     public var feedForward: FeedForward
+}
+
+/// MLA dimensions.
+public struct MLAShape: Sendable, Equatable {
+    public var heads: Int
+    public var nopeDim: Int
+    public var ropeDim: Int
+    public var valueDim: Int
+    public var kvLoraRank: Int
+    public var qLoraRank: Int?
+}
+
+/// DeepSeek sparse attention: each query attends only to the `topK` positions its layer's
+/// indexer (or the last indexer before it) scores highest.
+public struct DSAShape: Sendable, Equatable {
+    public var heads: Int
+    public var headDim: Int
+    public var topK: Int
+    /// GLM-5 rotates the indexer's rope dims in interleaved pairs; DeepSeek-V3.2 in halves.
+    public var ropeInterleaved: Bool
 }
 
 /// The hyperparameters the forward pass needs, the same for every family it runs.
@@ -79,4 +133,10 @@ public struct TransformerConfig: Sendable {
     /// OLMoE's optional clamp of q, k and v.
     public var clipQKV: Float?
     public var maxPositions: Int
+    /// RoPE pairs dims (2i, 2i+1) instead of (i, i+half) (DeepSeek `rope_interleave`, GLM-5).
+    public var ropeInterleaved = false
+    /// cos and sin are multiplied by this (YaRN's attention factor).
+    public var ropeAttentionFactor: Float = 1
+    public var mla: MLAShape?
+    public var dsa: DSAShape?
 }

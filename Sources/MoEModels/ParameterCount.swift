@@ -17,7 +17,12 @@ extension TransformerModel {
         var out = [embedding]
         if lmHead.base != embedding.base { out.append(lmHead) }
         for l in layers {
-            out += [l.attention.q, l.attention.k, l.attention.v, l.attention.o]
+            switch l.attention {
+            case .gqa(let a): out += [a.q, a.k, a.v, a.o]
+            case .mla(let m):
+                out += [m.qA, m.qB, m.q].compactMap { $0 } + [m.kvA, m.kvB, m.o]
+                if let ix = m.indexer { out += [ix.wqB, ix.wk, ix.weightsProj] }
+            }
             switch l.feedForward {
             case .dense(let m): out += [m.gate, m.up, m.down]
             case .moe(let e):
@@ -65,9 +70,15 @@ extension TransformerModel {
         v(finalNorm)
         for l in layers {
             v(l.inputNorm); v(l.postAttentionNorm)
-            let a = l.attention
-            m(a.q); m(a.k); m(a.v); m(a.o)
-            v(a.qBias); v(a.kBias); v(a.vBias); v(a.oBias); v(a.qNorm); v(a.kNorm)
+            switch l.attention {
+            case .gqa(let a):
+                m(a.q); m(a.k); m(a.v); m(a.o)
+                v(a.qBias); v(a.kBias); v(a.vBias); v(a.oBias); v(a.qNorm); v(a.kNorm)
+            case .mla(let a):
+                for x in [a.qA, a.qB, a.q].compactMap({ $0 }) + [a.kvA, a.kvB, a.o] { m(x) }
+                v(a.qABias); v(a.qANorm); v(a.kvABias); v(a.kvANorm); v(a.oBias)
+                if let ix = a.indexer { m(ix.wqB); m(ix.wk); m(ix.weightsProj); v(ix.kNormWeight); v(ix.kNormBias) }
+            }
             switch l.feedForward {
             case .dense(let w): mlp(w, active: true)
             case .moe(let e):

@@ -64,8 +64,8 @@ public struct Router: Sendable, Equatable {
         }
         for e in 0..<count { choice[e] = scores[e] + (correctionBias?[e] ?? 0) }
         if groups > 1 && topKGroups < groups {
-            // Rank groups by the sum of their two best choice scores; the experts of the others
-            // get a choice score of 0 (not -inf, as the reference implementations do).
+            // Rank groups by the sum of their two best choice scores; the experts of the other
+            // groups cannot be chosen (-inf, as transformers 5 and DeepSeek's inference code mask them).
             let per = count / groups
             let groupScore = scratch + 2 * count   // NaN marks a kept group
             for g in 0..<groups {
@@ -82,7 +82,7 @@ public struct Router: Sendable, Equatable {
                 groupScore[best] = .nan
             }
             for g in 0..<groups where !groupScore[g].isNaN {
-                for e in (g * per)..<((g + 1) * per) { choice[e] = 0 }
+                for e in (g * per)..<((g + 1) * per) { choice[e] = -.infinity }
             }
         }
         // Partial selection: k is small.
@@ -91,7 +91,7 @@ public struct Router: Sendable, Equatable {
             for e in 0..<count {
                 var taken = false
                 for q in 0..<j where ids[q] == Int32(e) { taken = true; break }
-                if !taken && (best < 0 || choice[e] > choice[best]) { best = e }
+                if !taken && (best < 0 || choice[e] > choice[best] || (choice[best].isNaN && !choice[e].isNaN)) { best = e }
             }
             ids[j] = Int32(best)
             weights[j] = scores[best]

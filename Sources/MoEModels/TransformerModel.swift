@@ -47,10 +47,23 @@ public final class TransformerModel: @unchecked Sendable {
         moeLayerIndices = layers.indices.filter { if case .moe = layers[$0].feedForward { return true } else { return false } }
     }
 
-    public var kvRowWidth: Int { config.kvHeads * config.headDim }
+    /// What each layer caches per position.
+    public var cacheWidths: [KVCache.Widths] {
+        layers.map { layer in
+            switch layer.attention {
+            case .gqa:
+                let w = config.kvHeads * config.headDim
+                return KVCache.Widths(keys: w, values: w)
+            case .mla(let m):
+                let shape = config.mla!
+                return KVCache.Widths(keys: shape.kvLoraRank + shape.ropeDim, values: 0,
+                                      index: m.indexer == nil ? 0 : config.dsa!.headDim)
+            }
+        }
+    }
 
     public func makeState(capacity: Int = 256) -> InferenceState {
-        InferenceState(cache: KVCache(layers: layers.count, rowWidth: kvRowWidth, capacity: capacity), threads: pool.threadCount)
+        InferenceState(cache: KVCache(widths: cacheWidths, capacity: capacity), threads: pool.threadCount)
     }
 
     /// Runs `tokens` at the next positions of `state`, appends their keys and values to its cache,
@@ -86,7 +99,10 @@ public final class TransformerModel: @unchecked Sendable {
                 rmsNorm(s.x + t * H, weight: layer.inputNorm, eps: c.normEps, n: H, out: s.h + t * H)
             }
             k?.vector(count: H, tokens: T)
-            attention(layer.attention, layer: l, tokens: T, start: start, state: state)
+            switch layer.attention {
+            case .gqa(let a): attention(a, layer: l, tokens: T, start: start, state: state)
+            case .mla(let m): mlaAttention(m, layer: l, tokens: T, start: start, state: state)
+            }
             addScaled(s.x, s.tmp, c.residualMultiplier, T * H)
 
             for t in 0..<T {
@@ -122,7 +138,7 @@ public final class TransformerModel: @unchecked Sendable {
 
     // MARK: - Attention
 
-    private func project(_ w: WeightMatrix, bias: [Float]?, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+    func project(_ w: WeightMatrix, bias: [Float]?, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                          tokens: Int, counters k: KernelCounters?) {
         matmul(w, x, y, tokens: tokens, pool: pool, counters: k)
         if let bias {
@@ -170,14 +186,9 @@ public final class TransformerModel: @unchecked Sendable {
         // RoPE at absolute positions start..<start+T.
         let half = c.rotaryDims / 2
         for t in 0..<T {
-            let pos = Float(start + t)
-            for i in 0..<half {
-                let angle = pos * c.inverseFrequencies[i]
-                s.cos[i] = cosf(angle)
-                s.sin[i] = sinf(angle)
-            }
-            for h in 0..<c.heads { applyRotaryHalf(s.q + t * qWidth + h * hd, cos: s.cos, sin: s.sin, half: half) }
-            for h in 0..<c.kvHeads { applyRotaryHalf(kRows + t * kvWidth + h * hd, cos: s.cos, sin: s.sin, half: half) }
+            setRotaryAngles(position: start + t, scratch: s)
+            for h in 0..<c.heads { rotate(s.q + t * qWidth + h * hd, half: half, scratch: s, interleaved: c.ropeInterleaved) }
+            for h in 0..<c.kvHeads { rotate(kRows + t * kvWidth + h * hd, half: half, scratch: s, interleaved: c.ropeInterleaved) }
         }
         // Scores and weighted values, one (token, head) pair per work item.
         let group = c.heads / c.kvHeads
@@ -214,10 +225,30 @@ public final class TransformerModel: @unchecked Sendable {
         project(a.o, bias: a.oBias, s.att, s.tmp, tokens: T, counters: k)
     }
 
+    /// cos/sin of every rotary frequency at `position` into the scratch (times the YaRN factor).
+    func setRotaryAngles(position: Int, scratch s: Scratch) {
+        let c = config
+        let pos = Float(position)
+        for i in 0..<(c.rotaryDims / 2) {
+            let angle = pos * c.inverseFrequencies[i]
+            s.cos[i] = cosf(angle) * c.ropeAttentionFactor
+            s.sin[i] = sinf(angle) * c.ropeAttentionFactor
+        }
+    }
+
+    /// Rotates the first `2*half` dims at `x` by the angles in the scratch.
+    func rotate(_ x: UnsafeMutablePointer<Float>, half: Int, scratch s: Scratch, interleaved: Bool) {
+        if interleaved {
+            applyRotaryInterleaved(x, cos: s.cos, sin: s.sin, half: half, scratch: s.ropeTmp)
+        } else {
+            applyRotaryHalf(x, cos: s.cos, sin: s.sin, half: half)
+        }
+    }
+
     // MARK: - Feed-forward
 
     /// `out [T, hidden] = down(silu(gate·x) * up·x)` for `input [T, hidden]`.
-    private func denseMLP(_ m: MLPWeights, input: UnsafePointer<Float>, tokens T: Int, out: UnsafeMutablePointer<Float>,
+    func denseMLP(_ m: MLPWeights, input: UnsafePointer<Float>, tokens T: Int, out: UnsafeMutablePointer<Float>,
                           scratch s: Scratch, counters k: KernelCounters?) {
         let I = m.intermediate
         project(m.gate, bias: m.gateBias, input, s.gate, tokens: T, counters: k)
@@ -304,7 +335,13 @@ final class Scratch {
     private(set) var context = 0
     private var storage: [UnsafeMutablePointer<Float>] = []
     var x, h, q, att, tmp, gate, up, routerLogits, routeWeights, gathered, expertOut, groupWeights: UnsafeMutablePointer<Float>
-    var cos, sin, routeScores, scores: UnsafeMutablePointer<Float>
+    var cos, sin, routeScores, scores, ropeTmp: UnsafeMutablePointer<Float>
+    // MLA and DSA buffers (one-element placeholders for other models).
+    var qResid, mlaQ, mlaPerThread, indexQ, indexWeights, indexScores: UnsafeMutablePointer<Float>
+    var selected: UnsafeMutablePointer<Int32>
+    var selectedCount: UnsafeMutablePointer<Int>
+    /// Floats of per-thread MLA scratch: absorbed query and latent output, `2 * kvLoraRank`.
+    var mlaPerThreadStride = 0
     var routeIds: UnsafeMutablePointer<Int32>
     var groupTokens: UnsafeMutablePointer<Int>
     var scoresStride = 0
@@ -314,9 +351,12 @@ final class Scratch {
         let empty = UnsafeMutablePointer<Float>.allocate(capacity: 1)
         x = empty; h = empty; q = empty; att = empty; tmp = empty; gate = empty; up = empty
         routerLogits = empty; routeWeights = empty; gathered = empty; expertOut = empty; groupWeights = empty
-        cos = empty; sin = empty; routeScores = empty; scores = empty
+        cos = empty; sin = empty; routeScores = empty; scores = empty; ropeTmp = empty
+        qResid = empty; mlaQ = empty; mlaPerThread = empty; indexQ = empty; indexWeights = empty; indexScores = empty
         routeIds = .allocate(capacity: 1)
         groupTokens = .allocate(capacity: 1)
+        selected = .allocate(capacity: 1)
+        selectedCount = .allocate(capacity: 1)
         storage = [empty]
     }
 
@@ -324,6 +364,8 @@ final class Scratch {
         for p in storage { p.deallocate() }
         routeIds.deallocate()
         groupTokens.deallocate()
+        selected.deallocate()
+        selectedCount.deallocate()
     }
 
     private func alloc(_ n: Int) -> UnsafeMutablePointer<Float> {
@@ -354,7 +396,22 @@ final class Scratch {
             gate = alloc(T * inter); up = alloc(T * inter)
             routerLogits = alloc(T * max(experts, 1)); routeWeights = alloc(T * topK)
             gathered = alloc(T * H); expertOut = alloc(T * H); groupWeights = alloc(T)
-            cos = alloc(c.headDim); sin = alloc(c.headDim); routeScores = alloc(Router.scratchCount(experts: experts))
+            cos = alloc(c.headDim); sin = alloc(c.headDim); ropeTmp = alloc(c.headDim)
+            routeScores = alloc(Router.scratchCount(experts: experts))
+            if let m = c.mla {
+                qResid = alloc(T * (m.qLoraRank ?? 1))
+                mlaQ = alloc(T * m.heads * (m.nopeDim + m.ropeDim))
+                mlaPerThreadStride = 2 * m.kvLoraRank + m.ropeDim
+                mlaPerThread = alloc(threads * mlaPerThreadStride)
+                // attention output [T, heads*valueDim] may be wider than heads*headDim
+                att = alloc(T * max(qw, m.heads * m.valueDim))
+            }
+            if let d = c.dsa {
+                indexQ = alloc(T * d.heads * d.headDim)
+                indexWeights = alloc(T * d.heads)
+                selected.deallocate(); selected = .allocate(capacity: T * d.topK)
+                selectedCount.deallocate(); selectedCount = .allocate(capacity: T)
+            }
             routeIds.deallocate(); routeIds = .allocate(capacity: T * topK)
             groupTokens.deallocate(); groupTokens = .allocate(capacity: T)
             tokens = T
@@ -366,6 +423,7 @@ final class Scratch {
             while cap < context { cap *= 2 }
             scores = alloc(cap * threads)
             scoresStride = cap
+            if c.dsa != nil { indexScores = alloc(cap * threads) }
             self.context = cap
         }
     }

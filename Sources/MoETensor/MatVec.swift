@@ -92,6 +92,43 @@ public func dotRow(_ w: WeightMatrix, _ r: Int, _ x: UnsafePointer<Float>) -> Fl
     }
 }
 
+/// `y[c] += a · w[r, c]` over the row's columns: the transposed product that MLA's absorbed
+/// attention needs (a query folded through the key up-projection).
+public func accumulateRow(_ w: WeightMatrix, _ r: Int, scale a: Float, into y: UnsafeMutablePointer<Float>) {
+    let p = w.base + r &* w.rowBytes
+    switch w.dtype {
+    case .f32: axpy(F32Lanes.self, p, a, y, w.cols)
+    case .bf16: axpy(BF16Lanes.self, p, a, y, w.cols)
+    case .f16: axpy(F16Lanes.self, p, a, y, w.cols)
+    default: preconditionFailure("accumulateRow: unsupported dtype \(w.dtype)")
+    }
+}
+
+@inline(__always)
+private func axpy<L: LaneLoader>(_: L.Type, _ w: UnsafeRawPointer, _ a: Float, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+    let yr = UnsafeMutableRawPointer(y)
+    let av = SIMD8<Float>(repeating: a)
+    var i = 0
+    while i &+ 8 <= n {
+        var v = yr.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+        v.addProduct(av, L.load8(w, i))
+        yr.storeBytes(of: v, toByteOffset: i &* 4, as: SIMD8<Float>.self)
+        i &+= 8
+    }
+    while i < n {
+        y[i] += a * L.load1(w, i)
+        i &+= 1
+    }
+}
+
+/// Reference twin of `accumulateRow`.
+public func accumulateRowReference(_ w: WeightMatrix, _ r: Int, scale a: Float, into y: UnsafeMutablePointer<Float>) {
+    let row = UnsafeMutablePointer<Float>.allocate(capacity: w.cols)
+    defer { row.deallocate() }
+    w.copyRow(r, to: row)
+    for c in 0..<w.cols { y[c] += a * row[c] }
+}
+
 // MARK: - Dot products (reference twins)
 
 /// Plain scalar twin of `dotF32` / `dotBF16` / `dotF16`, accumulating in Double.

@@ -72,6 +72,31 @@ public func applyRotaryHalf(_ x: UnsafeMutablePointer<Float>, cos: UnsafePointer
     }
 }
 
+/// Rotary embedding on interleaved pairs `(x[2i], x[2i+1])`, written back de-interleaved as
+/// transformers does (`[rotated evens, rotated odds]`); q and k get the same layout, so their dot
+/// product equals that of the interleaved rotation. `scratch` holds `2*half` floats.
+public func applyRotaryInterleaved(_ x: UnsafeMutablePointer<Float>, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>,
+                                   half: Int, scratch: UnsafeMutablePointer<Float>) {
+    for i in 0..<half {
+        let a = x[2 &* i], b = x[2 &* i &+ 1]
+        scratch[i] = a * cos[i] - b * sin[i]
+        scratch[i &+ half] = b * cos[i] + a * sin[i]
+    }
+    for i in 0..<(2 &* half) { x[i] = scratch[i] }
+}
+
+/// LayerNorm with weight and bias (biased variance), in place allowed.
+public func layerNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float,
+                      n: Int, out: UnsafeMutablePointer<Float>) {
+    var mean: Float = 0
+    for i in 0..<n { mean += x[i] }
+    mean /= Float(n)
+    var v: Float = 0
+    for i in 0..<n { v += (x[i] - mean) * (x[i] - mean) }
+    let inv = 1 / (v / Float(n) + eps).squareRoot()
+    for i in 0..<n { out[i] = (x[i] - mean) * inv * weight[i] + bias[i] }
+}
+
 /// Causal attention of one query head over cached positions `[first, last]`:
 /// `out = softmax(scale · q·Kⱼ) · Vⱼ`. Keys and values are rows of `stride` floats starting at
 /// `keys`/`values` (already offset to the head's slice). `scores` has room for `last-first+1` floats.

@@ -1,0 +1,164 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import MoETensor
+
+extension TransformerModel {
+    /// Multi-head latent attention in the absorbed form: the cache holds only the normalised latent
+    /// and the rotated shared key per position; each head's query is folded through its slice of
+    /// `kvB` so scores and values are taken against the latent directly, and the value
+    /// up-projection is applied once to the weighted latent.
+    func mlaAttention(_ a: MLAWeights, layer l: Int, tokens T: Int, start: Int, state: InferenceState) {
+        let c = config
+        let m = c.mla!
+        let s = state.scratch
+        let k = state.counters
+        let cache = state.cache
+        let rkv = m.kvLoraRank, dr = m.ropeDim, dn = m.nopeDim, dv = m.valueDim, nh = m.heads
+        let qk = dn + dr
+        let latentWidth = rkv + dr
+        let H = c.hidden
+
+        // q: [T, heads*(nope+rope)], via the low-rank path when there is one.
+        if let qA = a.qA, let qB = a.qB, let qANorm = a.qANorm {
+            project(qA, bias: a.qABias, s.h, s.qResid, tokens: T, counters: k)
+            for t in 0..<T { rmsNorm(s.qResid + t * qA.rows, weight: qANorm, eps: c.normEps, n: qA.rows, out: s.qResid + t * qA.rows) }
+            k?.vector(count: qANorm.count, tokens: T)
+            project(qB, bias: nil, s.qResid, s.mlaQ, tokens: T, counters: k)
+        } else {
+            project(a.q!, bias: nil, s.h, s.mlaQ, tokens: T, counters: k)
+        }
+        // Latent rows [T, rkv+rope] straight into the cache: RMS-normalise the latent, rotate the key.
+        let rows = cache.keys[l] + start * latentWidth
+        project(a.kvA, bias: a.kvABias, s.h, rows, tokens: T, counters: k)
+        for t in 0..<T { rmsNorm(rows + t * latentWidth, weight: a.kvANorm, eps: c.normEps, n: rkv, out: rows + t * latentWidth) }
+        k?.vector(count: a.kvANorm.count, tokens: T)
+        for t in 0..<T {
+            setRotaryAngles(position: start + t, scratch: s)
+            rotate(rows + t * latentWidth + rkv, half: dr / 2, scratch: s, interleaved: c.ropeInterleaved)
+            for h in 0..<nh { rotate(s.mlaQ + t * nh * qk + h * qk + dn, half: dr / 2, scratch: s, interleaved: c.ropeInterleaved) }
+        }
+
+        // Which positions each token attends: all earlier ones, or the DSA top-k.
+        if let ix = a.indexer {
+            runIndexer(ix, layer: l, tokens: T, start: start, state: state)
+        }
+        let sparse = c.dsa != nil
+
+        let latent = cache.keys[l]
+        let scale = c.attentionScale
+        let stride = s.mlaPerThreadStride
+        let scoresStride = s.scoresStride
+        let topK = c.dsa?.topK ?? 0
+        let body = { (range: Range<Int>, thread: Int) in
+            let qAbs = s.mlaPerThread + thread * stride          // [rkv]
+            let outLatent = qAbs + rkv                          // [rkv]
+            let scores = s.scores + thread * scoresStride
+            for item in range {
+                let t = item / nh, h = item % nh
+                let pos = start + t
+                let qh = s.mlaQ + t * nh * qk + h * qk
+                // Fold the no-rope query through this head's key up-projection rows.
+                qAbs.update(repeating: 0, count: rkv)
+                for i in 0..<dn { accumulateRow(a.kvB, h * (dn + dv) + i, scale: qh[i], into: qAbs) }
+                let n = sparse ? s.selectedCount[t] : pos + 1
+                for j in 0..<n {
+                    let p = sparse ? Int(s.selected[t * topK + j]) : j
+                    let row = latent + p * latentWidth
+                    scores[j] = (dotF32(UnsafeRawPointer(row), qAbs, rkv) + dotF32(UnsafeRawPointer(row + rkv), qh + dn, dr)) * scale
+                }
+                softmaxInPlace(scores, n)
+                outLatent.update(repeating: 0, count: rkv)
+                for j in 0..<n {
+                    let p = sparse ? Int(s.selected[t * topK + j]) : j
+                    addScaled(outLatent, latent + p * latentWidth, scores[j], rkv)
+                }
+                // v = kvB[value rows of head h] · latent output
+                let out = s.att + t * nh * dv + h * dv
+                for d in 0..<dv { out[d] = dotRow(a.kvB, h * (dn + dv) + dn + d, outLatent) }
+            }
+        }
+        let work = T * nh
+        if work * (start + T) * rkv < 32_768 {
+            body(0..<work, 0)
+        } else {
+            pool.parallelFor(work, body)
+        }
+        if let k {
+            // kvB is read once per token (key rows for the query fold, value rows for the output).
+            k.matmul(a.kvB, tokens: T)
+            var macs = 0
+            for t in 0..<T { macs += nh * (sparse ? s.selectedCount[t] : start + t + 1) * (2 * rkv + dr) }
+            k.attention(macs: macs)
+        }
+        project(a.o, bias: a.oBias, s.att, s.tmp, tokens: T, counters: k)
+        _ = H
+    }
+
+    /// The DSA lightning indexer: for each token, score every earlier position with
+    /// `Σ_h w_h · relu(q_h · k_j / sqrt(d))` and keep the `topK` best (all of them while there are
+    /// no more than `topK`). Leaves the choice in the scratch for this and the following "shared" layers.
+    func runIndexer(_ ix: IndexerWeights, layer l: Int, tokens T: Int, start: Int, state: InferenceState) {
+        let c = config
+        let d = c.dsa!
+        let s = state.scratch
+        let k = state.counters
+        let cache = state.cache
+        let D = d.headDim, nh = d.heads
+        let dr = c.mla!.ropeDim
+        // q: [T, heads*D] from the query latent; k: [T, D] into the indexer cache.
+        project(ix.wqB, bias: nil, s.qResid, s.indexQ, tokens: T, counters: k)
+        let keys = cache.indexKeys[l]
+        project(ix.wk, bias: nil, s.h, keys + start * D, tokens: T, counters: k)
+        project(ix.weightsProj, bias: nil, s.h, s.indexWeights, tokens: T, counters: k)
+        k?.vector(count: 2 * D, tokens: T)
+        for t in 0..<T {
+            let kr = keys + (start + t) * D
+            layerNorm(kr, weight: ix.kNormWeight, bias: ix.kNormBias, eps: 1e-6, n: D, out: kr)
+            // The indexer's rope dims come first in each head.
+            setRotaryAngles(position: start + t, scratch: s)
+            rotate(kr, half: dr / 2, scratch: s, interleaved: d.ropeInterleaved)
+            for h in 0..<nh { rotate(s.indexQ + t * nh * D + h * D, half: dr / 2, scratch: s, interleaved: d.ropeInterleaved) }
+        }
+        let headScale = 1 / Float(D).squareRoot()
+        let weightScale = 1 / Float(nh).squareRoot()
+        var macs = 0
+        let scoresStride = s.scoresStride
+        let body = { (range: Range<Int>, thread: Int) in
+            let scores = s.indexScores + thread * scoresStride
+            for t in range {
+                let n = start + t + 1
+                let out = s.selected + t * d.topK
+                if n <= d.topK {
+                    for j in 0..<n { out[j] = Int32(j) }
+                    s.selectedCount[t] = n
+                    continue
+                }
+                let q = s.indexQ + t * nh * D
+                let w = s.indexWeights + t * nh
+                for j in 0..<n {
+                    let kj = UnsafeRawPointer(keys + j * D)
+                    var total: Float = 0
+                    for h in 0..<nh {
+                        total += w[h] * weightScale * max(dotF32(kj, q + h * D, D) * headScale, 0)
+                    }
+                    scores[j] = total
+                }
+                // Top-k by score, ties to the earlier position.
+                var order = Array(0..<n)
+                order.sort { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
+                for j in 0..<d.topK { out[j] = Int32(order[j]) }
+                s.selectedCount[t] = d.topK
+            }
+        }
+        if T * (start + T) * nh * D < 32_768 {
+            body(0..<T, 0)
+        } else {
+            pool.parallelFor(T, body)
+        }
+        for t in 0..<T { macs += nh * D * (start + t + 1) }
+        k?.attention(macs: macs)
+    }
+}
