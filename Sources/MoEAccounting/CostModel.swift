@@ -154,9 +154,11 @@ public enum CostModel {
             case let .gqa(heads, _, headDim, valueDim, window):
                 let m = min(n, window ?? n)
                 f += 2 * Double(heads * (headDim + valueDim) * m)
-            case let .mla(heads, nope, rope, v, _):
+            case let .mla(heads, _, rope, _, rank):
+                // Absorbed form, as decoded: scores against the cached latent and its rotated key,
+                // values as a weighted sum of latents.
                 let m = min(n, layer.indexer?.topK ?? n)
-                f += 2 * Double(heads * (nope + rope + v) * m)
+                f += 2 * Double(heads * (2 * rank + rope) * m)
             }
             if let ix = layer.indexer, ix.computes {
                 f += 2 * Double(ix.heads * ix.headDim * n)
@@ -179,8 +181,8 @@ public enum CostModel {
             switch layer.attention {
             case let .gqa(heads, _, headDim, valueDim, window):
                 f += 2 * Double(heads * (headDim + valueDim)) * capped(window)
-            case let .mla(heads, nope, rope, v, _):
-                f += 2 * Double(heads * (nope + rope + v)) * capped(layer.indexer?.topK)
+            case let .mla(heads, _, rope, _, rank):
+                f += 2 * Double(heads * (2 * rank + rope)) * capped(layer.indexer?.topK)
             }
             if let ix = layer.indexer, ix.computes {
                 f += 2 * Double(ix.heads * ix.headDim) * capped(nil)

@@ -51,23 +51,9 @@ enum MLAFamilies {
             }
         }
 
-        // Which layers are MoE.
-        let firstDense = try r.int("first_k_dense_replace", default: type == "glm4_moe" ? 1 : 3)
-        var isMoE = (0..<h.L).map { $0 >= firstDense }
-        if dsa, let types = r.json["mlp_layer_types"]?.arrayValue {
-            guard types.count == h.L else {
-                throw ModelError.config(file: r.file, key: "mlp_layer_types", message: "has \(types.count) entries for \(h.L) layers")
-            }
-            isMoE = try types.map {
-                guard let s = $0.stringValue, s == "dense" || s == "sparse" else {
-                    throw ModelError.config(file: r.file, key: "mlp_layer_types", message: "entries must be \"dense\" or \"sparse\"")
-                }
-                return s == "sparse"
-            }
-        }
+        let isMoE = try r.deepSeekMoELayers(type: type, layers: h.L)
         // Which layers compute their own DSA top-k ("full") rather than reuse the previous one.
-        var indexerFull = [Bool](repeating: dsa, count: h.L)
-        if type == "glm_moe_dsa" { indexerFull = try glmIndexerTypes(r, layers: h.L) }
+        let indexerFull = dsa ? try r.dsaIndexerLayers(type: type, layers: h.L) : Array(repeating: false, count: h.L)
 
         var b = InventoryBuilder()
         b.add("model.embed_tokens.weight", [h.V, h.H], .embedding)
@@ -155,32 +141,5 @@ enum MLAFamilies {
         } else {
             b.mlp(m, hidden: h.H, inter: h.denseInter, .denseMLP, layer: l)
         }
-    }
-
-    /// GLM-5's `indexer_types`, else `index_topk_pattern`, else the rule from `index_topk_freq`
-    /// and `index_skip_topk_offset` (defaults: every layer computes its own top-k).
-    static func glmIndexerTypes(_ r: ConfigReader, layers L: Int) throws -> [Bool] {
-        if let types = r.json["indexer_types"]?.arrayValue {
-            guard types.count == L else {
-                throw ModelError.config(file: r.file, key: "indexer_types", message: "has \(types.count) entries for \(L) layers")
-            }
-            return try types.map {
-                guard let s = $0.stringValue, s == "full" || s == "shared" else {
-                    throw ModelError.config(file: r.file, key: "indexer_types", message: "entries must be \"full\" or \"shared\"")
-                }
-                return s == "full"
-            }
-        }
-        if let pattern = r.json["index_topk_pattern"], !pattern.isNull {
-            let items: [String]
-            if let s = pattern.stringValue { items = s.map(String.init) } else { items = (pattern.arrayValue ?? []).compactMap(\.stringValue) }
-            guard items.count == L, items.allSatisfy({ $0 == "F" || $0 == "S" }) else {
-                throw ModelError.config(file: r.file, key: "index_topk_pattern", message: "needs \(L) entries of \"F\" or \"S\"")
-            }
-            return items.map { $0 == "F" }
-        }
-        let freq = max(try r.int("index_topk_freq", default: 1), 1)
-        let offset = try r.int("index_skip_topk_offset", default: 2)
-        return (0..<L).map { max($0 - offset + 1, 0) % freq == 0 }
     }
 }

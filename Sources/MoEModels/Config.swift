@@ -20,7 +20,7 @@ public struct ConfigReader: Sendable {
         file = path
     }
 
-    func fail(_ key: String, _ msg: String) -> ModelError { .config(file: file, key: key, message: msg) }
+    public func fail(_ key: String, _ msg: String) -> ModelError { .config(file: file, key: key, message: msg) }
 
     /// The first of `keys` present and non-null.
     public func value(_ keys: [String]) -> (String, JSONValue)? {

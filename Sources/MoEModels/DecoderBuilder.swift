@@ -19,12 +19,14 @@ func commonConfig(_ r: ConfigReader, modelType: String) throws -> TransformerCon
     rotary -= rotary % 2
     guard rotary >= 2 else { throw ModelError.config(file: r.file, key: "head_dim", message: "rotary width \(rotary) is too small") }
     let vocab = try r.int("vocab_size", min: 1)
-    return TransformerConfig(
+    var c = TransformerConfig(
         modelType: modelType, vocabSize: vocab, hidden: hidden, heads: heads, kvHeads: kvHeads, headDim: headDim,
         rotaryDims: rotary, inverseFrequencies: rope.inverseFrequencies(dims: rotary),
         attentionScale: 1 / Float(headDim).squareRoot(), qkNorm: .none, slidingWindow: nil,
         normEps: Float(try r.double("rms_norm_eps", "layer_norm_eps", default: 1e-6)),
         maxPositions: try r.int("max_position_embeddings", default: 4096, min: 1))
+    c.ropeAttentionFactor = Float(rope.attentionFactor)
+    return c
 }
 
 /// Options for a decoder laid out with the Llama tensor names

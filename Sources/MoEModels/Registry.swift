@@ -15,6 +15,11 @@ public enum ModelRegistry {
         "granitemoe": { try Granite.build($0, $1, $2, moe: true) },
         "mixtral": { try Mixtral.build($0, $1, $2) },
         "olmoe": { try OLMoE.build($0, $1, $2) },
+        "deepseek_v3": { try DeepSeek.build($0, $1, $2, type: "deepseek_v3") },
+        "kimi_k2": { try DeepSeek.build($0, $1, $2, type: "kimi_k2") },
+        "deepseek_v32": { try DeepSeek.build($0, $1, $2, type: "deepseek_v32") },
+        "glm4_moe": { try DeepSeek.build($0, $1, $2, type: "glm4_moe") },
+        "glm_moe_dsa": { try DeepSeek.build($0, $1, $2, type: "glm_moe_dsa") },
     ]
 
     public static var supportedModelTypes: [String] { builders.keys.sorted() }

@@ -264,6 +264,7 @@ public final class TransformerModel: @unchecked Sendable {
         let K = m.routing.topK
         // router logits: [T, hidden] x [experts, hidden]ᵀ -> [T, experts]
         matmul(m.router, s.h, s.routerLogits, tokens: T, pool: pool, counters: k)
+        if let bias = m.routing.correctionBias { k?.gather(bytes: bias.count * 4, dtype: .f32) }
         for t in 0..<T {
             m.routing.route(logits: s.routerLogits + t * E, count: E, scratch: s.routeScores,
                             ids: s.routeIds + t * K, weights: s.routeWeights + t * K)
