@@ -84,6 +84,20 @@ public struct ConfigReader: Sendable {
         return try a.map { guard let i = $0.intValue else { throw fail(k, "expected a list of integers") }; return i }
     }
 
+    /// `weight_block_size` of an FP8 `quantization_config` (nil when the checkpoint is not FP8).
+    public func fp8BlockSize() throws -> (rows: Int, cols: Int)? {
+        guard let q = json["quantization_config"], !q.isNull else { return nil }
+        guard q["quant_method"]?.stringValue == "fp8" else {
+            let m = q["quant_method"]?.stringValue ?? "?"
+            throw fail("quantization_config", "quant_method '\(m)' is not supported (fp8 is)")
+        }
+        guard let b = q["weight_block_size"]?.arrayValue else { return (128, 128) }
+        guard b.count == 2, let r = b[0].intValue, let c = b[1].intValue, r > 0, c > 0, r <= 1 << 20, c <= 1 << 20 else {
+            throw fail("quantization_config", "weight_block_size must be two positive integers")
+        }
+        return (r, c)
+    }
+
     /// Routed expert count and experts per token, under their various spellings.
     public func expertCounts() throws -> (experts: Int, topK: Int) {
         let e = try int("num_local_experts", "num_experts", "n_routed_experts", min: 1)

@@ -43,7 +43,7 @@ struct DecoderLayout {
 func buildDecoder(_ r: ConfigReader, _ c: TransformerConfig, _ tensors: TensorDirectory, layout: DecoderLayout,
                   pool: ThreadPool, attention: ((Int, WeightBinder) throws -> Attention)? = nil,
                   feedForward: (Int, WeightBinder) throws -> FeedForward) throws -> TransformerModel {
-    let w = WeightBinder(tensors)
+    let w = WeightBinder(tensors, fp8Block: try r.fp8BlockSize())
     let layerCount = try r.int("num_hidden_layers", "num_layers", min: 1)
     let H = c.hidden
     var layers: [DecoderLayer] = []

@@ -5,6 +5,7 @@ public enum ModelError: Error, CustomStringConvertible, Sendable {
     case shape(tensor: String, expected: [Int], actual: [Int])
     case dtype(tensor: String, dtype: String)
     case missingTensor(String)
+    case badTensor(String, String)
     case invalidInput(String)
 
     public var description: String {
@@ -13,8 +14,9 @@ public enum ModelError: Error, CustomStringConvertible, Sendable {
         case let .unsupportedModelType(t, s):
             return "unsupported model_type '\(t)'; supported: \(s.joined(separator: ", "))"
         case let .shape(t, e, a): return "tensor '\(t)': expected shape \(e), found \(a)"
-        case let .dtype(t, d): return "tensor '\(t)': dtype \(d) is not supported for compute (F32, F16, BF16 are)"
+        case let .dtype(t, d): return "tensor '\(t)': dtype \(d) is not supported for compute (F32, F16, BF16, F8_E4M3 with block scales are)"
         case let .missingTensor(t): return "missing tensor '\(t)'"
+        case let .badTensor(t, m): return "tensor '\(t)' \(m)"
         case let .invalidInput(m): return m
         }
     }

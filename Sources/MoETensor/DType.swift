@@ -27,10 +27,10 @@ public enum DType: String, Sendable, CaseIterable {
         }
     }
 
-    /// Whether the matrix kernels can multiply weights of this type.
+    /// Whether the matrix kernels can multiply weights of this type (FP8 e4m3 with block scales).
     public var isComputable: Bool {
         switch self {
-        case .f32, .f16, .bf16: return true
+        case .f32, .f16, .bf16, .f8e4m3: return true
         default: return false
         }
     }

@@ -18,6 +18,7 @@ public final class KernelCounters: @unchecked Sendable {
         params += w.rows * w.cols
         weightMACs += w.rows * w.cols * tokens
         weightBytes[w.dtype, default: 0] += w.byteCount
+        if w.scales != nil { weightBytes[.f32, default: 0] += w.scaleByteCount }
     }
 
     /// A weight vector (norm scale, bias) of `count` elements held as `dtype`, applied to `tokens`.

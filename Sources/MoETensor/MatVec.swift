@@ -46,6 +46,23 @@ private enum F16Lanes: LaneLoader {
     }
 }
 
+private enum F8Lanes: LaneLoader {
+    // e4m3 -> f32 without touching f32 subnormals: normal codes by moving the bits into place and
+    // rebiasing the exponent (+120), subnormal codes (exponent 0) as mantissa · 2^-9.
+    @inline(__always) static func load8(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> {
+        let u = SIMD8<UInt32>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: i, as: SIMD8<UInt8>.self))
+        let sign = (u & 0x80) &<< 24
+        let mag = u & 0x7F
+        let normal = unsafeBitCast(sign | ((mag &<< 20) &+ (120 &<< 23)), to: SIMD8<Float>.self)
+        let sub = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: mag)) * (1.0 / 512)
+        let subSigned = unsafeBitCast(unsafeBitCast(sub, to: SIMD8<UInt32>.self) | sign, to: SIMD8<Float>.self)
+        return normal.replacing(with: subSigned, where: (mag &>> 3) .== 0)
+    }
+    @inline(__always) static func load1(_ p: UnsafeRawPointer, _ i: Int) -> Float {
+        e4m3ToFloat(p.load(fromByteOffset: i, as: UInt8.self))
+    }
+}
+
 /// Σ w[i]·x[i] with four independent FMA accumulators (hides FMA latency).
 @inline(__always)
 private func dot<L: LaneLoader>(_: L.Type, _ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
@@ -80,6 +97,24 @@ public func dotBF16(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) 
 /// Σ w[i]·x[i] for IEEE f16 weights.
 public func dotF16(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float { dot(F16Lanes.self, w, x, n) }
 
+/// Row `r` of a block-scaled FP8 matrix dotted with `x`: one dot per column block, times its scale.
+@inline(__always)
+private func dotRowFP8(_ w: WeightMatrix, _ r: Int, _ x: UnsafePointer<Float>) -> Float {
+    let p = w.base + r &* w.cols
+    var total: Float = 0
+    var c = 0, j = 0
+    while c < w.cols {
+        let n = min(w.blockCols, w.cols &- c)
+        total += dot(F8Lanes.self, p + c, x + c, n) * w.scale(row: r, block: j)
+        c &+= n
+        j &+= 1
+    }
+    return total
+}
+
+/// Σ w[i]·x[i] for FP8 e4m3 weights (no scale applied).
+public func dotE4M3(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float { dot(F8Lanes.self, w, x, n) }
+
 /// Row `r` of `w` dotted with `x`.
 @inline(__always)
 public func dotRow(_ w: WeightMatrix, _ r: Int, _ x: UnsafePointer<Float>) -> Float {
@@ -88,6 +123,7 @@ public func dotRow(_ w: WeightMatrix, _ r: Int, _ x: UnsafePointer<Float>) -> Fl
     case .f32: return dotF32(p, x, w.cols)
     case .bf16: return dotBF16(p, x, w.cols)
     case .f16: return dotF16(p, x, w.cols)
+    case .f8e4m3: return dotRowFP8(w, r, x)
     default: preconditionFailure("dotRow: unsupported dtype \(w.dtype)")
     }
 }
@@ -100,6 +136,14 @@ public func accumulateRow(_ w: WeightMatrix, _ r: Int, scale a: Float, into y: U
     case .f32: axpy(F32Lanes.self, p, a, y, w.cols)
     case .bf16: axpy(BF16Lanes.self, p, a, y, w.cols)
     case .f16: axpy(F16Lanes.self, p, a, y, w.cols)
+    case .f8e4m3:
+        var c = 0, j = 0
+        while c < w.cols {
+            let n = min(w.blockCols, w.cols &- c)
+            axpy(F8Lanes.self, p + c, a * w.scale(row: r, block: j), y + c, n)
+            c &+= n
+            j &+= 1
+        }
     default: preconditionFailure("accumulateRow: unsupported dtype \(w.dtype)")
     }
 }
@@ -140,6 +184,7 @@ public func dotReference(_ w: UnsafeRawPointer, dtype: DType, _ x: UnsafePointer
         case .f32: wi = w.loadUnaligned(fromByteOffset: i * 4, as: Float.self)
         case .bf16: wi = bf16ToFloat(w.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))
         case .f16: wi = halfToFloat(w.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))
+        case .f8e4m3: wi = e4m3ToFloat(w.load(fromByteOffset: i, as: UInt8.self))
         default: preconditionFailure("dotReference: unsupported dtype \(dtype)")
         }
         s += Double(wi) * Double(x[i])
@@ -172,6 +217,11 @@ public func matmulRows(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: Unsafe
     case .f32: matmulRows(F32Lanes.self, w, x, y, tokens: tokens, range: range)
     case .bf16: matmulRows(BF16Lanes.self, w, x, y, tokens: tokens, range: range)
     case .f16: matmulRows(F16Lanes.self, w, x, y, tokens: tokens, range: range)
+    case .f8e4m3:
+        let rows = w.rows, cols = w.cols
+        for r in range {
+            for t in 0..<tokens { y[t &* rows &+ r] = dotRowFP8(w, r, x + t &* cols) }
+        }
     default: preconditionFailure("matmul: unsupported dtype \(w.dtype)")
     }
 }
@@ -189,9 +239,14 @@ private func matmulRows<L: LaneLoader>(_ l: L.Type, _ w: WeightMatrix, _ x: Unsa
 /// Reference twin of `matmul`: scalar, single-threaded.
 public func matmulReference(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                             tokens: Int) {
-    for t in 0..<tokens {
-        for r in 0..<w.rows {
-            y[t * w.rows + r] = dotReference(w.base + r * w.rowBytes, dtype: w.dtype, x + t * w.cols, w.cols)
+    let row = UnsafeMutablePointer<Float>.allocate(capacity: max(w.cols, 1))
+    defer { row.deallocate() }
+    for r in 0..<w.rows {
+        w.copyRow(r, to: row)   // scales applied
+        for t in 0..<tokens {
+            var s = 0.0
+            for c in 0..<w.cols { s += Double(row[c]) * Double(x[t * w.cols + c]) }
+            y[t * w.rows + r] = Float(s)
         }
     }
 }

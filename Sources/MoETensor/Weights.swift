@@ -7,28 +7,75 @@ public struct WeightMatrix: @unchecked Sendable {
     public let cols: Int
     /// Keeps the memory that `base` points into alive.
     public let owner: AnyObject
+    /// Block scales of FP8 weights: f32 `[ceil(allRows/blockRows), ceil(cols/blockCols)]`, multiplied
+    /// in (DeepSeek's `weight_scale_inv`). Block (i, j) covers rows i·b…min((i+1)·b, rows) and the same
+    /// for columns, so edge blocks may be partial.
+    public let scales: UnsafeRawPointer?
+    public let blockRows: Int
+    public let blockCols: Int
+    /// Index of row 0 in the scale grid's rows (non-zero for a row view).
+    public let firstRow: Int
 
     public init(base: UnsafeRawPointer, dtype: DType, rows: Int, cols: Int, owner: AnyObject) {
-        precondition(dtype.isComputable, "WeightMatrix needs a computable dtype, got \(dtype)")
+        precondition(dtype.isComputable && dtype != .f8e4m3, "WeightMatrix needs a computable dtype, got \(dtype)")
         self.base = base
         self.dtype = dtype
         self.rows = rows
         self.cols = cols
         self.owner = owner
+        scales = nil
+        blockRows = 1
+        blockCols = 1
+        firstRow = 0
+    }
+
+    /// A block-scaled FP8 (e4m3) matrix.
+    public init(fp8 base: UnsafeRawPointer, rows: Int, cols: Int, scales: UnsafeRawPointer, blockRows: Int, blockCols: Int,
+                firstRow: Int = 0, owner: AnyObject) {
+        precondition(blockRows > 0 && blockCols > 0)
+        self.base = base
+        dtype = .f8e4m3
+        self.rows = rows
+        self.cols = cols
+        self.owner = owner
+        self.scales = scales
+        self.blockRows = blockRows
+        self.blockCols = blockCols
+        self.firstRow = firstRow
     }
 
     public var rowBytes: Int { cols * dtype.size }
     public var byteCount: Int { rows * rowBytes }
+    /// Scale columns per block row.
+    public var scaleColumns: Int { (cols + blockCols - 1) / blockCols }
+    /// Bytes of the scales these rows use.
+    public var scaleByteCount: Int {
+        guard scales != nil, rows > 0 else { return 0 }
+        let firstBlock = firstRow / blockRows, lastBlock = (firstRow + rows - 1) / blockRows
+        return (lastBlock - firstBlock + 1) * scaleColumns * 4
+    }
+
+    /// The scale of row `r`'s column block `j`.
+    @inline(__always) public func scale(row r: Int, block j: Int) -> Float {
+        scales!.loadUnaligned(fromByteOffset: (((firstRow &+ r) / blockRows) &* scaleColumns &+ j) &* 4, as: Float.self)
+    }
 
     /// Rows `[start, start+count)` as a matrix of their own (a view, no copy).
     public func rows(_ start: Int, count: Int) -> WeightMatrix {
         precondition(start >= 0 && count >= 0 && start + count <= rows)
+        if let scales {
+            return WeightMatrix(fp8: base + start * rowBytes, rows: count, cols: cols, scales: scales,
+                                blockRows: blockRows, blockCols: blockCols, firstRow: firstRow + start, owner: owner)
+        }
         return WeightMatrix(base: base + start * rowBytes, dtype: dtype, rows: count, cols: cols, owner: owner)
     }
 
-    /// Writes row `r` converted to f32 into `out[0..<cols]`.
+    /// Writes row `r` converted to f32 (scales applied) into `out[0..<cols]`.
     public func copyRow(_ r: Int, to out: UnsafeMutablePointer<Float>) {
         convertToFloat(base + r * rowBytes, dtype: dtype, count: cols, into: out)
+        if scales != nil {
+            for c in 0..<cols { out[c] *= scale(row: r, block: c / blockCols) }
+        }
     }
 }
 
@@ -53,9 +100,38 @@ public func convertToFloat(_ src: UnsafeRawPointer, dtype: DType, count: Int, in
         for i in 0..<count { out[i] = halfToFloat(src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) }
     case .bf16:
         for i in 0..<count { out[i] = bf16ToFloat(src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) }
+    case .f8e4m3:
+        for i in 0..<count { out[i] = e4m3ToFloat(src.load(fromByteOffset: i, as: UInt8.self)) }
     default:
         preconditionFailure("convertToFloat: no conversion from \(dtype)")
     }
+}
+
+/// FP8 e4m3 (OCP "fn": no infinities, 0x7F/0xFF are NaN) -> f32.
+@inline(__always) public func e4m3ToFloat(_ b: UInt8) -> Float {
+    let sign: Float = b & 0x80 != 0 ? -1 : 1
+    let exp = Int((b >> 3) & 0xF), mant = Float(b & 7)
+    if exp == 15 && b & 7 == 7 { return .nan }
+    if exp == 0 { return sign * mant * (1.0 / 512) }        // subnormal: mant · 2^-9
+    return sign * (1 + mant / 8) * Float(sign: .plus, exponent: exp - 7, significand: 1)
+}
+
+/// f32 -> FP8 e4m3 with round-to-nearest-even and saturation to ±448 (tests, synthetic models).
+public func floatToE4M3(_ x: Float) -> UInt8 {
+    if x.isNaN { return 0x7F }
+    let sign: UInt8 = x.sign == .minus ? 0x80 : 0
+    let a = min(abs(x), 448)
+    var best: UInt8 = 0
+    var bestErr = Float.infinity
+    for code in UInt8(0)...UInt8(0x7E) {
+        let v = e4m3ToFloat(code)
+        let err = abs(v - a)
+        if err < bestErr || (err == bestErr && code & 1 == 0) {
+            best = code
+            bestErr = err
+        }
+    }
+    return sign | best
 }
 
 @inline(__always) public func bf16ToFloat(_ bits: UInt16) -> Float {

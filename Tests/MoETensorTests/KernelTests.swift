@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import MoETensor
 
@@ -149,5 +150,69 @@ func encode(_ values: [Float], as dtype: DType) -> [UInt8] {
             let p = ThreadPool(threads: 2)
             p.run { _ in }
         }
+    }
+}
+
+@Suite struct FP8Tests {
+    /// Every e4m3 code decodes as PyTorch's float8_e4m3fn does (table by scripts/oracle/e4m3_table.py).
+    @Test func decodesLikePyTorch() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("e4m3_table.json")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        let values = json["values"] as! [Any]
+        #expect(values.count == 256)
+        for (code, v) in values.enumerated() {
+            let ours = e4m3ToFloat(UInt8(code))
+            if let d = v as? Double {
+                #expect(ours == Float(d), "code \(code): \(ours) vs \(d)")
+                #expect(floatToE4M3(Float(d)) == UInt8(code) || Float(d) == 0, "encode \(d)")
+            } else {
+                #expect(ours.isNaN, "code \(code)")
+            }
+        }
+        // The SIMD path agrees with the scalar one on every code, subnormals included.
+        let codes = (0..<256).map { UInt8($0) }.filter { !e4m3ToFloat($0).isNaN }
+        for c in codes {
+            var eight = [UInt8](repeating: 0, count: 8)
+            eight[3] = c
+            let got = eight.withUnsafeBytes { dotE4M3($0.baseAddress!, [0, 0, 0, 1, 0, 0, 0, 0], 8) }
+            #expect(got == e4m3ToFloat(c), "simd code \(c)")
+        }
+    }
+
+    func fp8Matrix(rows: Int, cols: Int, block: (Int, Int), seed: UInt64) -> (WeightMatrix, OwnedBuffer, OwnedBuffer) {
+        let w = OwnedBuffer(byteCount: rows * cols)
+        let codes = randomFloats(rows * cols, seed: seed).map { floatToE4M3($0 * 300) }
+        codes.withUnsafeBytes { w.pointer.copyMemory(from: $0.baseAddress!, byteCount: codes.count) }
+        let grid = ((rows + block.0 - 1) / block.0) * ((cols + block.1 - 1) / block.1)
+        let s = OwnedBuffer(byteCount: grid * 4)
+        let scales = randomFloats(grid, seed: seed + 1).map { abs($0) / 100 + 1e-3 }
+        scales.withUnsafeBytes { s.pointer.copyMemory(from: $0.baseAddress!, byteCount: grid * 4) }
+        return (WeightMatrix(fp8: w.pointer, rows: rows, cols: cols, scales: s.pointer, blockRows: block.0, blockCols: block.1, owner: w), w, s)
+    }
+
+    /// Partial blocks at both edges: 37 × 45 with 16 × 16 blocks.
+    @Test func blockScaledMatmulMatchesReference() {
+        let (w, keepW, keepS) = fp8Matrix(rows: 37, cols: 45, block: (16, 16), seed: 11)
+        let tokens = 3
+        let x = randomFloats(tokens * 45, seed: 12)
+        var fast = [Float](repeating: 0, count: tokens * 37), ref = fast
+        let pool = ThreadPool(threads: 2)
+        x.withUnsafeBufferPointer { xp in
+            fast.withUnsafeMutableBufferPointer { matmul(w, xp.baseAddress!, $0.baseAddress!, tokens: tokens, pool: pool) }
+            ref.withUnsafeMutableBufferPointer { matmulReference(w, xp.baseAddress!, $0.baseAddress!, tokens: tokens) }
+        }
+        for i in fast.indices { #expect(abs(fast[i] - ref[i]) <= 1e-4 * max(1, abs(ref[i])), "\(i): \(fast[i]) vs \(ref[i])") }
+        // A row view keeps using the right block row of scales.
+        let view = w.rows(20, count: 10)
+        var a = [Float](repeating: 0, count: 45), b = a
+        view.copyRow(3, to: &a)
+        w.copyRow(23, to: &b)
+        #expect(a == b)
+        // The transposed product (MLA's absorbed query) matches too.
+        var y1 = [Float](repeating: 0.5, count: 45), y2 = y1
+        accumulateRow(w, 30, scale: 0.7, into: &y1)
+        accumulateRowReference(w, 30, scale: 0.7, into: &y2)
+        for i in y1.indices { #expect(abs(y1[i] - y2[i]) <= 1e-5 * max(1, abs(y2[i]))) }
+        withExtendedLifetime((keepW, keepS)) {}
     }
 }
