@@ -41,12 +41,16 @@ public struct TokenPrediction: Sendable, Equatable {
 public struct EnginePredictor: Sendable {
     public let inventory: ModelInventory
     public let report: CostReport
-    /// Bytes per element of the checkpoint's matrices.
+    /// Bytes per element of the checkpoint's (unquantised) matrices.
     public let matrixElementBytes: Int
+    /// `weight_block_size` when the checkpoint is FP8: the recipe's matrices then take one byte
+    /// per weight plus an f32 scale per block.
+    public let fp8Block: (rows: Int, cols: Int)?
 
-    public init(inventory: ModelInventory, matrixElementBytes: Int) {
+    public init(inventory: ModelInventory, matrixElementBytes: Int, fp8Block: (rows: Int, cols: Int)? = nil) {
         self.inventory = inventory
         self.matrixElementBytes = matrixElementBytes
+        self.fp8Block = fp8Block
         report = CostModel.report(inventory)
     }
 
@@ -54,7 +58,11 @@ public struct EnginePredictor: Sendable {
     public func predict(position: Int) -> TokenPrediction {
         let n = position + 1
         let e = matrixElementBytes
-        let bytes = CostModel.activeWeightBytes(inventory) { t in t.shape.count >= 2 ? t.count * e : t.count * 4 }
+        let block = fp8Block
+        let bytes = CostModel.activeWeightBytes(inventory) { t in
+            if let b = block, let q = Precision.fp8Bytes(t, block: b) { return q }
+            return t.shape.count >= 2 ? t.count * e : t.count * 4
+        }
         return TokenPrediction(
             params: report.activeParamsCompute,
             flops: 2 * report.activeParamsCompute + Int(CostModel.attentionFlops(inventory, positions: n)),

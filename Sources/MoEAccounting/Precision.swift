@@ -18,6 +18,23 @@ public enum Precision: String, Sendable, CaseIterable, Codable {
     /// The precisions every report lists.
     public static let reported: [Precision] = [.bf16, .fp8, .q8_0, .q4K, .int4]
 
+    /// Whether the vendors' FP8 recipe quantises `t`: every linear weight but the output head,
+    /// the routers and the DSA indexer's head weights (`weights_proj`, kept in high precision).
+    public static func isFP8Quantized(_ t: TensorSpec) -> Bool {
+        t.isLinearWeight && t.role != .lmHead && t.role != .router && !t.name.hasSuffix("weights_proj.weight")
+    }
+
+    /// Bytes of `t` as FP8 with f32 scales per `block` (rows × cols), or nil if the recipe keeps it.
+    public static func fp8Bytes(_ t: TensorSpec, block: (Int, Int)) -> Int? {
+        guard isFP8Quantized(t) else { return nil }
+        // Last two dims are [out, in]; a stacked tensor has one grid per leading index.
+        let n = t.count
+        let rows = t.shape[t.shape.count - 2], cols = t.shape[t.shape.count - 1]
+        let stack = n / max(rows * cols, 1)
+        let blocks = ((rows + block.0 - 1) / block.0) * ((cols + block.1 - 1) / block.1)
+        return n + 4 * blocks * stack
+    }
+
     /// Bytes to store `t` at this precision.
     public func bytes(_ t: TensorSpec) -> Int {
         let n = t.count
@@ -25,12 +42,7 @@ public enum Precision: String, Sendable, CaseIterable, Codable {
         case .f32: return 4 * n
         case .bf16, .f16: return 2 * n
         case .fp8:
-            guard t.isLinearWeight, t.role != .lmHead, t.role != .router else { return 2 * n }
-            // Last two dims are [out, in]; a stacked tensor has one grid per leading index.
-            let rows = t.shape[t.shape.count - 2], cols = t.shape[t.shape.count - 1]
-            let stack = n / max(rows * cols, 1)
-            let blocks = ((rows + 127) / 128) * ((cols + 127) / 128)
-            return n + 4 * blocks * stack
+            return Precision.fp8Bytes(t, block: (128, 128)) ?? 2 * n
         case .q8_0:
             guard t.isLinearWeight || t.role == .embedding else { return 4 * n }
             return (n + 31) / 32 * 34

@@ -10,7 +10,7 @@ extension TransformerModel {
     /// and the rotated shared key per position; each head's query is folded through its slice of
     /// `kvB` so scores and values are taken against the latent directly, and the value
     /// up-projection is applied once to the weighted latent.
-    func mlaAttention(_ a: MLAWeights, layer l: Int, tokens T: Int, start: Int, state: InferenceState) {
+    func mlaAttention(_ a: MLAWeights, layer l: Int, tokens T: Int, start: Int, state: InferenceState, trace: ExpertTrace?) {
         let c = config
         let m = c.mla!
         let s = state.scratch
@@ -46,6 +46,12 @@ extension TransformerModel {
             runIndexer(ix, layer: l, tokens: T, start: start, state: state)
         }
         let sparse = c.dsa != nil
+        if sparse, let trace {
+            let k = c.dsa!.topK
+            for t in 0..<T {
+                trace.sparseAttention[l, default: []].append((0..<s.selectedCount[t]).map { Int(s.selected[t * k + $0]) }.sorted())
+            }
+        }
 
         let latent = cache.keys[l]
         let scale = c.attentionScale

@@ -7,9 +7,12 @@ import MoETensor
 
 /// Experts chosen per MoE layer per position, `[moeLayer][position][k]`, ids ascending, with the
 /// routing weight of each in `weights` (same layout).
+/// For DSA models, also the positions each query attended, `sparseAttention[layer][position]`
+/// (ascending; decoder-layer index; "shared" layers repeat the choice they reuse).
 public final class ExpertTrace: @unchecked Sendable {
     public internal(set) var experts: [[[Int]]]
     public internal(set) var weights: [[[Float]]]
+    public internal(set) var sparseAttention: [Int: [[Int]]] = [:]
     public init(moeLayers: Int) {
         experts = Array(repeating: [], count: moeLayers)
         weights = Array(repeating: [], count: moeLayers)
@@ -101,7 +104,7 @@ public final class TransformerModel: @unchecked Sendable {
             k?.vector(count: H, tokens: T)
             switch layer.attention {
             case .gqa(let a): attention(a, layer: l, tokens: T, start: start, state: state)
-            case .mla(let m): mlaAttention(m, layer: l, tokens: T, start: start, state: state)
+            case .mla(let m): mlaAttention(m, layer: l, tokens: T, start: start, state: state, trace: trace)
             }
             addScaled(s.x, s.tmp, c.residualMultiplier, T * H)
 

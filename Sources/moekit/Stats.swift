@@ -7,8 +7,10 @@ import MoETensor
 /// every decoded token (the CLI's `--stats`).
 func generateWithStats(model: TransformerModel, configPath: String, prompt: [Int32], options: GenerationOptions,
                        trace: ExpertTrace) throws -> (GenerationResult, [TokenComparison]) {
-    let inventory = try Inventories.build(ConfigReader(path: configPath))
-    let predictor = EnginePredictor(inventory: inventory, matrixElementBytes: model.lmHead.dtype.size)
+    let config = try ConfigReader(path: configPath)
+    let inventory = try Inventories.build(config)
+    let predictor = EnginePredictor(inventory: inventory, matrixElementBytes: model.lmHead.dtype.size,
+                                    fp8Block: try config.fp8BlockSize())
     let counters = KernelCounters()
     let files = model.mappedFiles()
     let mappedBytes = files.reduce(0) { $0 + $1.size }

@@ -7,7 +7,8 @@ import MoEModels
 let tinyRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("Fixtures/tiny").path
 let tinyNames = ["llama", "llama_f16", "qwen2", "qwen3", "granite", "mixtral", "qwen2_moe", "qwen3_moe",
-                 "qwen3_moe_step2", "olmoe", "granitemoe"]
+                 "qwen3_moe_step2", "olmoe", "granitemoe",
+                 "deepseek_v3", "deepseek_v3_noq", "glm4_moe", "glm_moe_dsa", "deepseek_v3_fp8", "glm_moe_dsa_fp8"]
 
 func tinyInventory(_ name: String) throws -> ModelInventory {
     try Inventories.build(ConfigReader(path: tinyRoot + "/\(name)/config.json"))
@@ -19,11 +20,14 @@ func tinyInventory(_ name: String) throws -> ModelInventory {
     func inventoryEqualsCheckpoint(name: String) throws {
         let inv = try tinyInventory(name)
         let dir = try TensorDirectory(modelDirectory: tinyRoot + "/\(name)")
-        let predicted = Dictionary(uniqueKeysWithValues: inv.tensors.map { ($0.name, $0.shape) })
-        let stored = Dictionary(uniqueKeysWithValues: dir.names.map { ($0, dir[$0]!.shape) })
+        let predicted = Dictionary(uniqueKeysWithValues: (inv.tensors + inv.mtpTensors).map { ($0.name, $0.shape) })
+        // FP8 block scales are storage, not parameters.
+        let names = dir.names.filter { !$0.hasSuffix("_scale_inv") }
+        let stored = Dictionary(uniqueKeysWithValues: names.map { ($0, dir[$0]!.shape) })
         #expect(predicted == stored, "\(name): missing \(Set(stored.keys).subtracting(predicted.keys).sorted()), extra \(Set(predicted.keys).subtracting(stored.keys).sorted())")
-        let elements = dir.names.reduce(0) { $0 + dir[$1]!.elementCount }
-        #expect(CostModel.report(inv).totalParams == elements)
+        let buffers = inv.tensors.filter(\.isBuffer).reduce(0) { $0 + $1.count }
+        let elements = names.reduce(0) { $0 + dir[$1]!.elementCount } - buffers
+        #expect(CostModel.report(inv).checkpointParams == elements)
     }
 
     /// Active parameters by hand for the tiny Mixtral (hidden 64, 2 layers, 4 heads of 16, 2 KV heads,

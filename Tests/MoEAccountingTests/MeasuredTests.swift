@@ -13,7 +13,9 @@ let sharedPool = ThreadPool(threads: 2)
     @Test(arguments: tinyNames)
     func measuredEqualsPredicted(name: String) throws {
         let model = try loadModel(directory: tinyRoot + "/\(name)", pool: sharedPool)
-        let predictor = EnginePredictor(inventory: try tinyInventory(name), matrixElementBytes: model.lmHead.dtype.size)
+        let config = try ConfigReader(path: tinyRoot + "/\(name)/config.json")
+        let predictor = EnginePredictor(inventory: try tinyInventory(name), matrixElementBytes: model.lmHead.dtype.size,
+                                        fp8Block: try config.fp8BlockSize())
         let counters = KernelCounters()
         var options = GenerationOptions()
         options.maxTokens = 6

@@ -13,6 +13,7 @@ enum Fixtures {
     static let names = [
         "llama", "llama_f16", "qwen2", "qwen3", "granite",
         "mixtral", "qwen2_moe", "qwen3_moe", "qwen3_moe_step2", "olmoe", "granitemoe",
+        "deepseek_v3", "deepseek_v3_noq", "glm4_moe", "glm_moe_dsa", "deepseek_v3_fp8", "glm_moe_dsa_fp8",
     ]
 
     static func path(_ name: String) -> String { root + "/" + name }
@@ -29,6 +30,8 @@ struct Oracle {
     let moeLayers: [Int]
     let experts: [[[Int]]]
     let expertMargins: [[Double]]
+    /// DSA models: positions attended, [layer][position] (all layers).
+    let indexerTopK: [[[Int]]]?
 
     init(_ name: String) throws {
         let json = try JSONParser.parse(try readFile(Fixtures.path(name) + "/oracle.json"))
@@ -39,6 +42,7 @@ struct Oracle {
         moeLayers = json["moe_layers"]!.arrayValue!.map { $0.intValue! }
         experts = json["experts"]!.arrayValue!.map { l in l.arrayValue!.map { p in p.arrayValue!.map { $0.intValue! } } }
         expertMargins = (json["expert_margins"]?.arrayValue ?? []).map { l in l.arrayValue!.map { $0.doubleValue! } }
+        indexerTopK = json["indexer_topk"]?.arrayValue?.map { l in l.arrayValue!.map { p in p.arrayValue!.map { $0.intValue! } } }
     }
 }
 

@@ -39,6 +39,26 @@ import MoERuntime
         }
     }
 
+    /// DSA: the positions each query attends (the indexer's top-k, reused by "shared" layers) are
+    /// those transformers chose, over a full pass of prompt + greedy tokens.
+    @Test(arguments: ["glm_moe_dsa", "glm_moe_dsa_fp8"])
+    func sparseAttentionChoicesMatchTransformers(name: String) throws {
+        let oracle = try Oracle(name)
+        let expected = try #require(oracle.indexerTopK)
+        let model = try loadModel(directory: Fixtures.path(name), pool: Fixtures.pool)
+        let trace = ExpertTrace(moeLayers: model.moeLayerIndices.count)
+        _ = try model.forward(oracle.inputIds + oracle.greedy, state: model.makeState(), logits: .last, trace: trace)
+        #expect(trace.sparseAttention.count == expected.count)
+        for (l, positions) in expected.enumerated() {
+            #expect(trace.sparseAttention[l] == positions, "\(name) layer \(l)")
+        }
+        // ...and token by token through the cache, the same choices.
+        let stepTrace = ExpertTrace(moeLayers: model.moeLayerIndices.count)
+        let state = model.makeState()
+        for t in oracle.inputIds + oracle.greedy { _ = try model.forward([t], state: state, trace: stepTrace) }
+        for (l, positions) in expected.enumerated() { #expect(stepTrace.sparseAttention[l] == positions) }
+    }
+
     @Test(arguments: Fixtures.names)
     func cachedDecodeEqualsFullForward(name: String) throws {
         let oracle = try Oracle(name)
