@@ -82,6 +82,14 @@ public final class TensorDirectory: @unchecked Sendable {
 
     public subscript(name: String) -> TensorEntry? { entries[name] }
 
+    private var used = Set<String>()
+
+    /// Records that a model bound `name` (so what is left over can be reported).
+    public func markUsed(_ name: String) { used.insert(name) }
+
+    /// Tensors no one bound, in file order (e.g. multi-token-prediction layers).
+    public var unusedNames: [String] { names.filter { !used.contains($0) } }
+
     /// The tensor `name`, or an error naming it and the directory.
     public func require(_ name: String) throws -> TensorEntry {
         guard let e = entries[name] else { throw FormatError.missingTensor(name: name, directory: directory) }

@@ -46,5 +46,8 @@ public func loadModel(directory: String, pool: ThreadPool) throws -> Transformer
         throw ModelError.unsupportedModelType(type, supported: ModelRegistry.supportedModelTypes)
     }
     let tensors = try TensorDirectory(modelDirectory: dir)
-    return try ModelRegistry.build(config: config, tensors: tensors, pool: pool)
+    let model = try ModelRegistry.build(config: config, tensors: tensors, pool: pool)
+    model.unusedTensors = tensors.unusedNames
+    model.mtpLayers = try config.int("num_nextn_predict_layers", "num_mtp_layers", default: 0)
+    return model
 }

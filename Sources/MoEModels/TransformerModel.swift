@@ -38,6 +38,11 @@ public final class TransformerModel: @unchecked Sendable {
     public let pool: ThreadPool
     /// Decoder-layer indices of the MoE layers, in order.
     public let moeLayerIndices: [Int]
+    /// Checkpoint tensors the model does not use (multi-token-prediction layers, for one).
+    public internal(set) var unusedTensors: [String] = []
+    /// Multi-token-prediction layers the checkpoint declares (`num_nextn_predict_layers`); they are
+    /// never run for plain decoding.
+    public internal(set) var mtpLayers = 0
 
     public init(config: TransformerConfig, embedding: WeightMatrix, layers: [DecoderLayer], finalNorm: [Float],
                 lmHead: WeightMatrix, pool: ThreadPool) {

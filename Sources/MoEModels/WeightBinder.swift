@@ -17,6 +17,7 @@ public struct WeightBinder {
 
     private func entry(_ name: String, shape: [Int]) throws -> TensorEntry {
         guard let e = tensors[name] else { throw ModelError.missingTensor("\(name) (in \(tensors.directory))") }
+        tensors.markUsed(name)
         guard e.shape == shape else { throw ModelError.shape(tensor: name, expected: shape, actual: e.shape) }
         guard e.dtype.isComputable else { throw ModelError.dtype(tensor: name, dtype: e.dtype.rawValue) }
         return e
@@ -38,6 +39,7 @@ public struct WeightBinder {
         let grid = [(rows + block.rows - 1) / block.rows, (cols + block.cols - 1) / block.cols]
         guard s.shape == grid else { throw ModelError.shape(tensor: scaleName, expected: grid, actual: s.shape) }
         guard s.dtype == .f32 else { throw ModelError.badTensor(scaleName, "scales must be F32, found \(s.dtype.rawValue)") }
+        tensors.markUsed(scaleName)
         return WeightMatrix(fp8: base, rows: rows, cols: cols, scales: s.data ?? UnsafeRawPointer(bitPattern: 64)!,
                             blockRows: block.rows, blockCols: block.cols, owner: BothOwners(e.file, s.file))
     }

@@ -74,6 +74,13 @@ struct Generate: ParsableCommand {
                 out += ", \"experts\": [" + trace.experts.map { layer in
                     "[" + layer.map { "[" + $0.map(String.init).joined(separator: ", ") + "]" }.joined(separator: ", ") + "]"
                 }.joined(separator: ", ") + "]"
+                if !trace.sparseAttention.isEmpty {
+                    // DSA models: positions each query attended, per decoder layer.
+                    let layers = trace.sparseAttention.keys.sorted()
+                    out += ", \"sparse_attention\": {" + layers.map { l in
+                        "\"\(l)\": [" + trace.sparseAttention[l]!.map { "[" + $0.map(String.init).joined(separator: ", ") + "]" }.joined(separator: ", ") + "]"
+                    }.joined(separator: ", ") + "}"
+                }
             }
             if stats { out += ", \"stats\": " + MeasuredTable.json(statRows).serialized() }
             writeStdout(out + "}\n")

@@ -16,6 +16,13 @@ struct Info: ParsableCommand {
         print("vocab           \(c.vocabSize)")
         print("parameters      \(grouped(counts.total)) total, \(grouped(counts.activePerToken)) active per token")
         print("weight bytes    \(grouped(counts.weightBytes))")
+        if model.mtpLayers > 0 {
+            print("MTP layers      \(model.mtpLayers) multi-token-prediction layer(s) declared; not run for plain decoding")
+        }
+        if !model.unusedTensors.isEmpty {
+            let shown = model.unusedTensors.prefix(3).joined(separator: ", ")
+            print("unused tensors  \(model.unusedTensors.count) in the checkpoint are not used (\(shown)\(model.unusedTensors.count > 3 ? ", ..." : ""))")
+        }
     }
 }
 

@@ -147,3 +147,26 @@ func loadError(_ dir: String) -> String? {
         #expect(counts.total - counts.activePerToken == 3 * 28 * 3 * 128 * 256)
     }
 }
+
+@Suite struct MTPTests {
+    /// A checkpoint with a multi-token-prediction layer after the last decoder layer loads, never
+    /// binds that layer, reports it, and gives the same logits as without it.
+    @Test func mtpLayersAreReportedNotRun() throws {
+        let d = try copyFixture("glm_moe_dsa") { set(&$0, "num_nextn_predict_layers", .int(1)) }
+        let src = try SafetensorsFile(path: Fixtures.path("glm_moe_dsa") + "/model.safetensors")
+        var tensors = src.tensors.map { t in
+            SafetensorsWriter.Tensor(name: t.name, dtype: t.dtype, shape: t.shape,
+                                     bytes: Array(UnsafeRawBufferPointer(start: t.data, count: t.byteCount)))
+        }
+        tensors.append(.init(name: "model.layers.4.eh_proj.weight", shape: [64, 128], values: [Float](repeating: 0.5, count: 64 * 128)))
+        tensors.append(.init(name: "model.layers.4.enorm.weight", shape: [64], values: [Float](repeating: 1, count: 64)))
+        FileManager.default.createFile(atPath: d + "/model.safetensors", contents: Data(SafetensorsWriter.serialize(tensors)))
+        let model = try loadModel(directory: d, pool: Fixtures.pool)
+        #expect(model.mtpLayers == 1)
+        #expect(model.unusedTensors == ["model.layers.4.eh_proj.weight", "model.layers.4.enorm.weight"])
+        let base = try loadModel(directory: Fixtures.path("glm_moe_dsa"), pool: Fixtures.pool)
+        #expect(base.unusedTensors.isEmpty)
+        let ids: [Int32] = [3, 1, 4, 1, 5]
+        #expect(try model.forward(ids, state: model.makeState(), logits: .all) == base.forward(ids, state: base.makeState(), logits: .all))
+    }
+}

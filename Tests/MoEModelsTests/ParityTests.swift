@@ -59,6 +59,21 @@ import MoERuntime
         for (l, positions) in expected.enumerated() { #expect(stepTrace.sparseAttention[l] == positions) }
     }
 
+    /// MLA caches the compressed latent, not expanded keys and values: per position and layer
+    /// kv_lora_rank + qk_rope_head_dim floats (f32 here), plus the indexer key on DSA layers with
+    /// their own indexer.
+    @Test func mlaCacheHoldsTheLatent() throws {
+        for name in ["deepseek_v3", "deepseek_v3_noq", "glm_moe_dsa"] {
+            let model = try loadModel(directory: Fixtures.path(name), pool: Fixtures.pool)
+            let m = try #require(model.config.mla)
+            let ownIndexers = model.layers.filter { if case .mla(let a) = $0.attention { return a.indexer != nil } else { return false } }.count
+            let state = model.makeState()
+            _ = try model.forward([1, 2, 3], state: state)
+            #expect(state.cache.bytesPerPosition ==
+                    model.layers.count * (m.kvLoraRank + m.ropeDim) * 4 + ownIndexers * (model.config.dsa?.headDim ?? 0) * 4, "\(name)")
+        }
+    }
+
     @Test(arguments: Fixtures.names)
     func cachedDecodeEqualsFullForward(name: String) throws {
         let oracle = try Oracle(name)
