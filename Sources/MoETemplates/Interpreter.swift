@@ -328,7 +328,7 @@ final class Interpreter {
         case .test(let input, let name, let args, _):
             let value = try eval(input, frame)
             let (a, k) = try evalArgs(args, frame)
-            return .bool(try Tests.apply(name, value, a, k, self))
+            return .bool(try JinjaTests.apply(name, value, a, k, self))
         case .neg(let x):
             let v = try eval(x, frame)
             switch v {

@@ -337,7 +337,7 @@ enum Access {
         case .undefined(let u):
             throw Ops.undefinedError(u)
         case .dict(let d):
-            if let v = try? d.lookup(key), let v { return v }
+            if let v = try? d.lookup(key) { return v }
         case .list(let a), .tuple(let a):
             if let i = intKey(), let j = normalizeIndex(i, a.count) { return a[j] }
         case .string(let s):
@@ -346,7 +346,7 @@ enum Access {
                 if let j = normalizeIndex(i, scalars.count) { return .string(String(scalars[j])) }
             }
         case .namespace(let n):
-            if let v = try? n.dict.lookup(key), let v { return v }
+            if let v = try? n.dict.lookup(key) { return v }
         default:
             break
         }

@@ -602,7 +602,7 @@ struct Parser {
         let t = current
         var name = try expectName()
         while isOp(".") { _ = next(); name += "." + (try expectName()) }
-        guard Tests.names.contains(name) else {
+        guard JinjaTests.names.contains(name) else {
             throw TemplateError.syntax(message: "No test named '\(name)'.", line: t.line, column: t.column)
         }
         var args = CallArgs()

@@ -87,7 +87,7 @@ extension TemplateValue {
     /// Serializes like Python's `json.dumps(value, ensure_ascii=False)` (separators `", "` and `": "`).
     public var jsonString: String {
         var out = ""
-        PyJSON.dump(Value(self), into: &out, options: PyJSON.Options(), level: 0)
+        PyJSON.dump(MoETemplates.Value(self), into: &out, options: PyJSON.Options(), level: 0)
         return out
     }
 }

@@ -72,7 +72,7 @@ indirect enum Value {
     case callable(Callable)
     case loop(LoopContext)
 
-    static let undefinedPlain = Value.undefined(UndefinedInfo(kind: .plain))
+    static var undefinedPlain: Value { .undefined(UndefinedInfo(kind: .plain)) }
 
     init(_ t: TemplateValue) {
         switch t {

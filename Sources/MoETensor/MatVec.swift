@@ -46,22 +46,28 @@ private enum F16Lanes: LaneLoader {
     }
 }
 
+/// FP8 e4m3 lanes, decoded as **value · 2^-8**: the byte's sign, exponent and mantissa bits moved
+/// into an IEEE half (`s eeee mmm` -> `s 0eeee mmm0000000`) give exactly that, subnormals included,
+/// and F16C converts halves in one instruction. Callers multiply the 2^8 back in with the block scale.
 private enum F8Lanes: LaneLoader {
-    // e4m3 -> f32 without touching f32 subnormals: normal codes by moving the bits into place and
-    // rebiasing the exponent (+120), subnormal codes (exponent 0) as mantissa · 2^-9.
     @inline(__always) static func load8(_ p: UnsafeRawPointer, _ i: Int) -> SIMD8<Float> {
-        let u = SIMD8<UInt32>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: i, as: SIMD8<UInt8>.self))
-        let sign = (u & 0x80) &<< 24
-        let mag = u & 0x7F
-        let normal = unsafeBitCast(sign | ((mag &<< 20) &+ (120 &<< 23)), to: SIMD8<Float>.self)
-        let sub = SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: mag)) * (1.0 / 512)
-        let subSigned = unsafeBitCast(unsafeBitCast(sub, to: SIMD8<UInt32>.self) | sign, to: SIMD8<Float>.self)
-        return normal.replacing(with: subSigned, where: (mag &>> 3) .== 0)
+        let u = SIMD8<UInt16>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: i, as: SIMD8<UInt8>.self))
+        let bits = ((u & 0x80) &<< 8) | ((u & 0x7F) &<< 7)
+        #if !(os(macOS) && arch(x86_64))
+        return SIMD8<Float>(unsafeBitCast(bits, to: SIMD8<Float16>.self))
+        #else
+        var r = SIMD8<Float>()
+        for k in 0..<8 { r[k] = halfToFloat(bits[k]) }
+        return r
+        #endif
     }
     @inline(__always) static func load1(_ p: UnsafeRawPointer, _ i: Int) -> Float {
-        e4m3ToFloat(p.load(fromByteOffset: i, as: UInt8.self))
+        e4m3ToFloat(p.load(fromByteOffset: i, as: UInt8.self)) * (1.0 / 256)
     }
 }
+
+/// F8Lanes values are scaled by 2^-8; this undoes it.
+private let fp8Unscale: Float = 256
 
 /// Σ w[i]·x[i] with four independent FMA accumulators (hides FMA latency).
 @inline(__always)
@@ -105,7 +111,7 @@ private func dotRowFP8(_ w: WeightMatrix, _ r: Int, _ x: UnsafePointer<Float>) -
     var c = 0, j = 0
     while c < w.cols {
         let n = min(w.blockCols, w.cols &- c)
-        total += dot(F8Lanes.self, p + c, x + c, n) * w.scale(row: r, block: j)
+        total += dot(F8Lanes.self, p + c, x + c, n) * (w.scale(row: r, block: j) * fp8Unscale)
         c &+= n
         j &+= 1
     }
@@ -113,7 +119,7 @@ private func dotRowFP8(_ w: WeightMatrix, _ r: Int, _ x: UnsafePointer<Float>) -
 }
 
 /// Σ w[i]·x[i] for FP8 e4m3 weights (no scale applied).
-public func dotE4M3(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float { dot(F8Lanes.self, w, x, n) }
+public func dotE4M3(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float { dot(F8Lanes.self, w, x, n) * fp8Unscale }
 
 /// Row `r` of `w` dotted with `x`.
 @inline(__always)
@@ -140,7 +146,7 @@ public func accumulateRow(_ w: WeightMatrix, _ r: Int, scale a: Float, into y: U
         var c = 0, j = 0
         while c < w.cols {
             let n = min(w.blockCols, w.cols &- c)
-            axpy(F8Lanes.self, p + c, a * w.scale(row: r, block: j), y + c, n)
+            axpy(F8Lanes.self, p + c, a * (w.scale(row: r, block: j) * fp8Unscale), y + c, n)
             c &+= n
             j &+= 1
         }

@@ -1,0 +1,68 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Matrix-vector throughput of one weight format, measured on a matrix larger than the caches.
+public struct KernelBenchmarkResult: Sendable {
+    public var dtype: DType
+    public var threads: Int
+    public var rows: Int
+    public var cols: Int
+    /// Median seconds per matrix-vector product, and the fastest and slowest run.
+    public var medianSeconds: Double
+    public var minSeconds: Double
+    public var maxSeconds: Double
+    /// Bytes of weights (and FP8 scales) read per product.
+    public var bytes: Int
+    public var gigabytesPerSecond: Double { Double(bytes) / medianSeconds / 1e9 }
+    public var gigaweightsPerSecond: Double { Double(rows * cols) / medianSeconds / 1e9 }
+}
+
+/// Times `matmul` with one token for `dtype` weights of `rows × cols` (random values; FP8 with
+/// 128×128 block scales) over `repetitions` runs after a warm-up.
+public func benchmarkMatVec(dtype: DType, rows: Int, cols: Int, repetitions: Int, pool: ThreadPool) -> KernelBenchmarkResult {
+    let n = rows * cols
+    let weights = OwnedBuffer(byteCount: n * dtype.size)
+    var state: UInt32 = 12345
+    func next() -> UInt32 { state = state &* 1_664_525 &+ 1_013_904_223; return state }
+    switch dtype {
+    case .f32:
+        let p = weights.pointer.assumingMemoryBound(to: Float.self)
+        for i in 0..<n { p[i] = Float(Int32(bitPattern: next()) >> 16) / 32768 }
+    case .bf16, .f16:
+        let p = weights.pointer.assumingMemoryBound(to: UInt16.self)
+        for i in 0..<n {
+            let v = Float(Int32(bitPattern: next()) >> 16) / 32768
+            p[i] = dtype == .bf16 ? floatToBF16(v) : floatToHalf(v)
+        }
+    default:
+        let p = weights.pointer.assumingMemoryBound(to: UInt8.self)
+        for i in 0..<n { p[i] = UInt8(truncatingIfNeeded: next() >> 24) & 0x7E }   // no NaN codes
+    }
+    let block = 128
+    let grid = ((rows + block - 1) / block) * ((cols + block - 1) / block)
+    let scales = OwnedBuffer(byteCount: grid * 4)
+    for i in 0..<grid { scales.pointer.storeBytes(of: Float(0.01), toByteOffset: i * 4, as: Float.self) }
+    let w = dtype == .f8e4m3
+        ? WeightMatrix(fp8: weights.pointer, rows: rows, cols: cols, scales: scales.pointer, blockRows: block, blockCols: block, owner: weights)
+        : WeightMatrix(base: weights.pointer, dtype: dtype, rows: rows, cols: cols, owner: weights)
+    let x = UnsafeMutablePointer<Float>.allocate(capacity: cols)
+    let y = UnsafeMutablePointer<Float>.allocate(capacity: rows)
+    defer { x.deallocate(); y.deallocate() }
+    for i in 0..<cols { x[i] = Float(i % 7) * 0.1 }
+    matmul(w, x, y, tokens: 1, pool: pool)   // warm-up
+    var times: [Double] = []
+    for _ in 0..<max(1, repetitions) {
+        var t0 = timespec(), t1 = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t0)
+        matmul(w, x, y, tokens: 1, pool: pool)
+        clock_gettime(CLOCK_MONOTONIC, &t1)
+        times.append(Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) * 1e-9)
+    }
+    times.sort()
+    return KernelBenchmarkResult(dtype: dtype, threads: pool.threadCount, rows: rows, cols: cols,
+                                 medianSeconds: times[times.count / 2], minSeconds: times.first!, maxSeconds: times.last!,
+                                 bytes: w.byteCount + w.scaleByteCount)
+}
