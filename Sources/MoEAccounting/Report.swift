@@ -40,12 +40,15 @@ public struct InspectReport: Sendable {
     public var moe: CostReport
     public var dense: CostReport
     public var published: (totalB: Double, activeB: Double)?
+    /// Bytes of every tensor in the checkpoint files, when a model directory was given.
+    public var storedBytes: Int?
 
-    public init(name: String, moe: CostReport, published: (Double, Double)? = nil) {
+    public init(name: String, moe: CostReport, published: (Double, Double)? = nil, storedBytes: Int? = nil) {
         self.name = name
         self.moe = moe
         dense = CostModel.denseEquivalent(moe)
         self.published = published
+        self.storedBytes = storedBytes
     }
 
     /// How many times more compute per token the dense twin needs.
@@ -91,6 +94,7 @@ public struct InspectReport: Sendable {
             ("attention_flops_per_token", .double(r.attentionFlopsPerToken)),
             ("weight_bytes", bytesObject(r.weightBytes)),
             ("stored_precision", r.storedPrecision.map { .string($0.rawValue) } ?? .null),
+            ("stored_bytes", storedBytes.map { .int($0) } ?? .null),
             ("kv_bytes_per_token", .int(r.kvBytesPerToken)),
             ("kv_bytes_at_context", .int(r.kvBytesAtContext)),
             ("concurrency", .int(r.concurrency)),
@@ -128,6 +132,9 @@ public struct InspectReport: Sendable {
         }
         for (p, b) in r.weightBytes {
             rows.append(("Weights held in memory, \(p.rawValue)\(p == r.storedPrecision ? " (as stored)" : "")", humanBytes(b), humanBytes(b)))
+        }
+        if let stored = storedBytes {
+            rows.append(("Weights as stored in the checkpoint files", humanBytes(stored), humanBytes(stored)))
         }
         for (p, b) in r.activeWeightBytes where p == .bf16 || p == .fp8 || p == .q4K {
             let db = d.activeWeightBytes.first { $0.0 == p }!.1

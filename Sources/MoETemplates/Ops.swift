@@ -213,7 +213,6 @@ enum Ops {
         case .list(let a), .tuple(let a): return a.contains { equal($0, item) }
         case .dict(let d): return (try d.lookup(item)) != nil
         case .undefined: return false
-        case .namespace(let n): return (try n.dict.lookup(item)) != nil
         default:
             throw TemplateError.type(message: "argument of type '\(container.typeName)' is not iterable", line: 0)
         }
@@ -282,6 +281,19 @@ enum Access {
             return missing(obj, name)
         case .loop(let l):
             return loopAttribute(l, name, interp) ?? missing(obj, name)
+        case .int(let i):
+            switch name {
+            case "real", "numerator": return .int(i)
+            case "imag": return .int(0)
+            case "denominator": return .int(1)
+            default: return missing(obj, name)
+            }
+        case .double(let d):
+            switch name {
+            case "real": return .double(d)
+            case "imag": return .double(0)
+            default: return missing(obj, name)
+            }
         case .callable(let c):
             switch name {
             case "name": return .string(c.name)

@@ -44,7 +44,8 @@ struct Inspect: ParsableCommand {
         }
         var inventory = try Inventories.build(source.config)
         if let stored = source.storedPrecision { inventory.storedPrecision = stored }
-        let report = InspectReport(name: source.name, moe: CostModel.report(inventory, options: options), published: source.published)
+        let report = InspectReport(name: source.name, moe: CostModel.report(inventory, options: options),
+                                   published: source.published, storedBytes: source.storedBytes)
         if json {
             writeStdout(report.json().serialized() + "\n")
         } else if markdown {
@@ -61,6 +62,8 @@ struct ModelSource {
     var config: ConfigReader
     var storedPrecision: Precision?
     var published: (Double, Double)?
+    /// Bytes of all tensors in the directory's safetensors files (headers only are read).
+    var storedBytes: Int?
 
     static func resolve(_ arg: String) throws -> ModelSource {
         if let p = Presets.named(arg) {
@@ -75,7 +78,12 @@ struct ModelSource {
             throw ModelError.invalidInput("'\(arg)' is neither a preset (\(Presets.names.joined(separator: ", "))) nor a config.json or model directory")
         }
         let r = try ConfigReader(path: path)
-        return ModelSource(name: arg, config: r, storedPrecision: storedPrecision(r), published: nil)
+        var stored: Int?
+        if !fileExists(arg) {
+            let dir = try TensorDirectory(modelDirectory: arg)
+            stored = dir.names.reduce(0) { $0 + dir[$1]!.byteCount }
+        }
+        return ModelSource(name: arg, config: r, storedPrecision: storedPrecision(r), published: nil, storedBytes: stored)
     }
 
     /// The precision a config says its checkpoint is stored in.
