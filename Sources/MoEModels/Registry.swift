@@ -24,6 +24,16 @@ public enum ModelRegistry {
 
     public static var supportedModelTypes: [String] { builders.keys.sorted() }
 
+    /// Decodes a DeepSeek/GLM-family config into the engine's hyperparameters without any weights
+    /// (what `build` checks before binding tensors).
+    public static func decodeDeepSeekConfig(_ r: ConfigReader) throws -> TransformerConfig {
+        let type = try r.string("model_type")
+        guard ["deepseek_v3", "kimi_k2", "deepseek_v32", "glm4_moe", "glm_moe_dsa"].contains(type) else {
+            throw ModelError.unsupportedModelType(type, supported: ["deepseek_v3", "kimi_k2", "deepseek_v32", "glm4_moe", "glm_moe_dsa"])
+        }
+        return try DeepSeek.plan(r, type: type).config
+    }
+
     /// Builds the model that `config` describes over `tensors`.
     public static func build(config: ConfigReader, tensors: TensorDirectory, pool: ThreadPool) throws -> TransformerModel {
         let type = try config.string("model_type")

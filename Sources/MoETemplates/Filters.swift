@@ -76,7 +76,7 @@ enum Filters {
         case "capitalize":
             return .string(Methods.pyCapitalize(Py.str(value)))
         case "center":
-            return .string(Methods.pad(Py.str(value), try p.int(0, "width", 80), " ", align: "^"))
+            return .string(try Methods.pad(Py.str(value), try p.int(0, "width", 80), " ", align: "^"))
         case "count", "length":
             return .int(try interp.length(value))
         case "d", "default":
@@ -152,7 +152,9 @@ enum Filters {
             var indention: String
             switch p.get(0, "width") ?? .int(4) {
             case .string(let w): indention = w
-            case .int(let n): indention = String(repeating: " ", count: max(0, n))
+            case .int(let n):
+                try SizeGuard.check(n)
+                indention = String(repeating: " ", count: max(0, n))
             case let other: throw TemplateError.type(message: "indent width must be int or str, not \(other.typeName)", line: 0)
             }
             let first = p.bool(1, "first", false), blank = p.bool(2, "blank", false)
@@ -168,8 +170,7 @@ enum Filters {
                 }
             }
             if first { rv = indention + rv }
-            _ = indention
-            return .string(rv)
+            return .string(try SizeGuard.checked(rv))
         case "int":
             let fallback = p.get(0, "default") ?? .int(0)
             let base = try p.int(1, "base", 10)
@@ -186,7 +187,7 @@ enum Filters {
             if let attribute = p.get(1, "attribute") {
                 items = try items.map { try resolveAttribute($0, attribute, interp) }
             }
-            return .string(items.map(Py.str).joined(separator: sep))
+            return .string(try SizeGuard.checked(items.map(Py.str).joined(separator: sep)))
         case "list":
             return .list(try interp.iterate(value))
         case "lower":

@@ -36,6 +36,23 @@ final class Frame {
 
 enum Flow { case normal, breakLoop, continueLoop }
 
+/// Size guards for values built while rendering (strings, lists), independent of output.
+enum SizeGuard {
+    /// Largest string (UTF-8 bytes) or list (elements) an operation may build.
+    static let maxBytes = 32 << 20
+
+    static func check(_ n: Int) throws {
+        if n > maxBytes || n < 0 {
+            throw TemplateError.limitExceeded(message: "value larger than \(maxBytes) bytes or items", line: 0)
+        }
+    }
+
+    static func checked(_ s: String) throws -> String {
+        try check(s.utf8.count)
+        return s
+    }
+}
+
 final class Interpreter {
     let limits: RenderLimits
     let now: () -> Date
@@ -167,7 +184,7 @@ final class Interpreter {
             for item in items {
                 try step(line)
                 let probe = Frame(parent: frame)
-                try assign(target, item, probe)
+                try assign(target, item, probe, checked: false)
                 if try truth(try eval(filter, probe)) { kept.append(item) }
             }
             items = kept
@@ -192,14 +209,48 @@ final class Interpreter {
             try step(line)
             loop.index0 = index
             let inner = Frame(parent: frame)
-            try assign(target, item, inner)
+            try assign(target, item, inner, checked: false)
             inner.vars["loop"] = .loop(loop)
             let flow = try exec(body, inner, &out)
             if flow == .breakLoop { break }
         }
     }
 
-    func assign(_ target: Target, _ value: Value, _ frame: Frame) throws {
+    /// Deepest container nesting a `set` may store. Deeper values could only come from a template wrapping a value
+    /// in itself over and over, and would overflow the stack when printed, compared or freed.
+    static let maxValueNesting = 100
+
+    /// Throws when `value` nests containers deeper than `maxValueNesting`; scanning is charged to the step budget.
+    func checkNesting(_ value: Value) throws {
+        var visited = Set<ObjectIdentifier>()
+        var scanned = 0
+        func walk(_ v: Value, _ depth: Int) throws {
+            let children: [Value]
+            switch v {
+            case .list(let a), .tuple(let a): children = a
+            case .dict(let d): children = d.values
+            case .namespace(let n):
+                guard visited.insert(ObjectIdentifier(n)).inserted else { return }
+                children = n.dict.values
+            default: return
+            }
+            if depth > Interpreter.maxValueNesting {
+                throw TemplateError.limitExceeded(message: "value nested deeper than \(Interpreter.maxValueNesting) levels", line: 0)
+            }
+            for child in children {
+                scanned += 1
+                if scanned & 15 == 0 { try step() }
+                switch child {
+                case .list, .tuple, .dict, .namespace: try walk(child, depth + 1)
+                default: continue
+                }
+            }
+        }
+        try walk(value, 1)
+    }
+
+    func assign(_ target: Target, _ value: Value, _ frame: Frame, checked: Bool = true) throws {
+        if checked, case .tuple = target {} else if checked { try checkNesting(value) }
         switch target {
         case .name(let n):
             frame.vars[n] = value
@@ -222,7 +273,7 @@ final class Interpreter {
             if items.count < targets.count {
                 throw TemplateError.type(message: "not enough values to unpack (expected \(targets.count), got \(items.count))", line: 0)
             }
-            for (t, v) in zip(targets, items) { try assign(t, v, frame) }
+            for (t, v) in zip(targets, items) { try assign(t, v, frame, checked: checked) }
         }
     }
 
@@ -368,7 +419,10 @@ final class Interpreter {
             return .bool(true)
         case .concat(let parts, _):
             var s = ""
-            for p in parts { s += Py.str(try eval(p, frame)) }
+            for p in parts {
+                s += Py.str(try eval(p, frame))
+                try SizeGuard.check(s.utf8.count)
+            }
             return .string(s)
         case .cond(let test, let then, let otherwise):
             if try truth(try eval(test, frame)) { return try eval(then, frame) }

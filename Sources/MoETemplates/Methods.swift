@@ -225,7 +225,8 @@ enum Methods {
         return s.components(separatedBy: sub).count - 1
     }
 
-    static func pad(_ s: String, _ width: Int, _ fill: String, align: Character) -> String {
+    static func pad(_ s: String, _ width: Int, _ fill: String, align: Character) throws -> String {
+        try SizeGuard.check(width)
         let n = scalarCount(s)
         guard width > n else { return s }
         let total = width - n
@@ -266,6 +267,7 @@ enum Methods {
         case "replace":
             let old = try a.requiredString(0, "old"), new = try a.requiredString(1, "new")
             let limit = try a.int(2, "count") ?? -1
+            try SizeGuard.check(s.utf8.count + (scalarCount(s) + 1) * new.utf8.count)
             if old.isEmpty {
                 var out = ""
                 var done = 0
@@ -336,16 +338,17 @@ enum Methods {
                 }
                 parts.append(p)
             }
-            return .string(parts.joined(separator: s))
+            return .string(try SizeGuard.checked(parts.joined(separator: s)))
         case "format":
-            return .string(try BraceFormat.format(s, a.positional, a.keywords, interp))
+            return .string(try SizeGuard.checked(try BraceFormat.format(s, a.positional, a.keywords, interp)))
         case "center", "ljust", "rjust":
             guard let width = try a.int(0, "width") else { throw TemplateError.type(message: "\(name)() takes at least 1 argument (0 given)", line: 0) }
             let fill = try a.string(1, "fillchar") ?? " "
             guard fill.unicodeScalars.count == 1 else { throw TemplateError.type(message: "The fill character must be exactly one character long", line: 0) }
-            return .string(pad(s, width, fill, align: name == "center" ? "^" : name == "ljust" ? "<" : ">"))
+            return .string(try pad(s, width, fill, align: name == "center" ? "^" : name == "ljust" ? "<" : ">"))
         case "zfill":
             let width = try a.int(0, "width") ?? 0
+            try SizeGuard.check(width)
             var body = s
             var sign = ""
             if let f = body.unicodeScalars.first, f == "+" || f == "-" { sign = String(f); body = String(body.unicodeScalars.dropFirst()) }
@@ -429,7 +432,10 @@ enum FormatSpec {
         if let f = chars.first, "+- ".contains(f) { sign = f; chars.removeFirst() }
         if chars.first == "0" { if align == nil { fill = "0"; align = "=" }; chars.removeFirst() }
         var width = 0
-        while let f = chars.first, let d = f.wholeNumberValue { width = width * 10 + d; chars.removeFirst() }
+        while let f = chars.first, let d = f.wholeNumberValue {
+            width = width * 10 + d; chars.removeFirst()
+            try SizeGuard.check(width)
+        }
         var grouping = false
         if chars.first == "," { grouping = true; chars.removeFirst() }
         var precision: Int? = nil
@@ -533,9 +539,13 @@ enum PercentFormat {
             var width = 0
             if i < chars.count, chars[i] == "*" {
                 guard case .int(let w) = try take() else { throw TemplateError.type(message: "* wants int", line: 0) }
+                try SizeGuard.check(w)
                 width = w; i += 1
             }
-            while i < chars.count, let d = chars[i].wholeNumberValue { width = width * 10 + d; i += 1 }
+            while i < chars.count, let d = chars[i].wholeNumberValue {
+                width = width * 10 + d; i += 1
+                try SizeGuard.check(width)
+            }
             var precision: Int? = nil
             if i < chars.count, chars[i] == "." {
                 i += 1

@@ -37,9 +37,15 @@ enum Ops {
         switch op {
         case "+":
             switch (a, b) {
-            case (.string(let x), .string(let y)): return .string(x + y)
-            case (.list(let x), .list(let y)): return .list(x + y)
-            case (.tuple(let x), .tuple(let y)): return .tuple(x + y)
+            case (.string(let x), .string(let y)):
+                try SizeGuard.check(x.utf8.count + y.utf8.count)
+                return .string(x + y)
+            case (.list(let x), .list(let y)):
+                try SizeGuard.check(x.count + y.count)
+                return .list(x + y)
+            case (.tuple(let x), .tuple(let y)):
+                try SizeGuard.check(x.count + y.count)
+                return .tuple(x + y)
             case (.string, _), (.list, _), (.tuple, _):
                 throw TemplateError.type(message: "can only concatenate \(a.typeName) (not \"\(b.typeName)\") to \(a.typeName)", line: 0)
             default: throw unsupported("+", a, b)
@@ -63,12 +69,12 @@ enum Ops {
         let count = max(0, n)
         switch v {
         case .string(let s):
-            if s.utf8.count * count > interp.limits.maxOutputBytes {
+            if count > 0 && s.utf8.count > SizeGuard.maxBytes / count {
                 throw TemplateError.limitExceeded(message: "string repetition too large", line: 0)
             }
             return .string(String(repeating: s, count: count))
         case .list(let a), .tuple(let a):
-            if a.count * count > interp.limits.maxRange * 10 {
+            if count > 0 && a.count > SizeGuard.maxBytes / count {
                 throw TemplateError.limitExceeded(message: "list repetition too large", line: 0)
             }
             var out: [Value] = []

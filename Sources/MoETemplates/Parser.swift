@@ -6,7 +6,7 @@ struct Parser {
     var depth = 0
     var tagStack: [String] = []
     var endTokenStack: [[String]] = []
-    static let maxDepth = 120
+    static let maxDepth = 200
 
     init(tokens: [Token]) { self.tokens = tokens }
 
@@ -319,15 +319,26 @@ struct Parser {
         return expr
     }
 
+    /// Operator chains build left-nested trees iteratively; each link counts toward the nesting limit so that
+    /// evaluating (and freeing) the tree cannot overflow the stack.
+    mutating func chain(_ links: inout Int) throws {
+        links += 1
+        try enter()
+    }
+
     mutating func parseOr() throws -> Expr {
+        var links = 0
+        defer { depth -= links }
         var left = try parseAnd()
-        while skipName("or") { left = .or(left, try parseAnd()) }
+        while skipName("or") { try chain(&links); left = .or(left, try parseAnd()) }
         return left
     }
 
     mutating func parseAnd() throws -> Expr {
+        var links = 0
+        defer { depth -= links }
         var left = try parseNot()
-        while skipName("and") { left = .and(left, try parseNot()) }
+        while skipName("and") { try chain(&links); left = .and(left, try parseNot()) }
         return left
     }
 
@@ -364,8 +375,11 @@ struct Parser {
     }
 
     mutating func parseMath1() throws -> Expr {
+        var links = 0
+        defer { depth -= links }
         var left = try parseConcat()
         while case .op(let o) = current.kind, o == "+" || o == "-" {
+            try chain(&links)
             let line = next().line
             left = .binary(o, left, try parseConcat(), line: line)
         }
@@ -380,8 +394,11 @@ struct Parser {
     }
 
     mutating func parseMath2() throws -> Expr {
+        var links = 0
+        defer { depth -= links }
         var left = try parsePow()
         while case .op(let o) = current.kind, ["*", "/", "//", "%"].contains(o) {
+            try chain(&links)
             let line = next().line
             left = .binary(o, left, try parsePow(), line: line)
         }
@@ -389,8 +406,11 @@ struct Parser {
     }
 
     mutating func parsePow() throws -> Expr {
+        var links = 0
+        defer { depth -= links }
         var left = try parseUnary(withFilter: true)
         while isOp("**") {
+            try chain(&links)
             let line = next().line
             left = .binary("**", left, try parseUnary(withFilter: true), line: line)
         }
@@ -470,8 +490,11 @@ struct Parser {
     }
 
     mutating func parsePostfix(_ start: Expr) throws -> Expr {
+        var links = 0
+        defer { depth -= links }
         var node = start
         while true {
+            if isOp(".") || isOp("[") || isOp("(") { try chain(&links) }
             if isOp(".") || isOp("[") {
                 node = try parseSubscript(node)
             } else if isOp("(") {
@@ -484,8 +507,11 @@ struct Parser {
     }
 
     mutating func parseFilterExpr(_ start: Expr) throws -> Expr {
+        var links = 0
+        defer { depth -= links }
         var node = start
         while true {
+            if isOp("|") || isOp("(") || isName("is") { try chain(&links) }
             if isOp("|") {
                 node = try parseFilterChain(node, startInline: false)!
             } else if isName("is") {
@@ -522,6 +548,8 @@ struct Parser {
     }
 
     mutating func parseSubscribed(_ node: Expr, line: Int) throws -> Expr {
+        try enter()
+        defer { depth -= 1 }
         var parts: [Expr?] = []
         if isOp(":") {
             _ = next()
@@ -579,9 +607,12 @@ struct Parser {
     }
 
     mutating func parseFilterChain(_ start: Expr?, startInline: Bool) throws -> Expr? {
+        var links = 0
+        defer { depth -= links }
         var node = start
         var inline = startInline
         while isOp("|") || inline {
+            try chain(&links)
             if !inline { _ = next() }
             inline = false
             let t = current

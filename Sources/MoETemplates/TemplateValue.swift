@@ -132,7 +132,7 @@ struct JSONReader {
         switch scalars[pos] {
         case "{":
             depth += 1
-            guard depth < 512 else { throw fail("nesting too deep") }
+            guard depth < 256 else { throw fail("nesting too deep") }
             defer { depth -= 1 }
             pos += 1
             var object = TemplateObject()
@@ -154,7 +154,7 @@ struct JSONReader {
             }
         case "[":
             depth += 1
-            guard depth < 512 else { throw fail("nesting too deep") }
+            guard depth < 256 else { throw fail("nesting too deep") }
             defer { depth -= 1 }
             pos += 1
             var items: [TemplateValue] = []

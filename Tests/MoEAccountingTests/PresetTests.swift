@@ -85,3 +85,22 @@ func oraclePatterns(_ v: JSONValue?) -> [String: Int] {
         }
     }
 }
+
+@Suite struct EngineConfigTests {
+    /// The engine's config decoder accepts the public configs of the DeepSeek/GLM family as shipped.
+    @Test(arguments: ["glm-5.2", "glm-5.1", "glm-5", "glm-4.7", "glm-4.5-air", "deepseek-v3", "deepseek-r1", "deepseek-v3.2", "kimi-k2"])
+    func deepSeekFamilyConfigsDecode(preset: String) throws {
+        let reader = try Presets.named(preset)!.reader()
+        let c = try ModelRegistry.decodeDeepSeekConfig(reader)
+        #expect(c.vocabSize > 100_000)
+        if c.modelType == "glm_moe_dsa" {
+            #expect(c.mla?.kvLoraRank == 512 && c.dsa?.topK == 2048 && c.ropeInterleaved)
+        }
+        if preset.hasPrefix("deepseek") || preset == "kimi-k2" {
+            // YaRN: the attention scale carries mscale(factor, 1)^2 = (0.1 ln factor + 1)^2.
+            let factor = try #require(reader.json["rope_scaling"]?["factor"]?.doubleValue)
+            let m = 0.1 * log(factor) + 1
+            #expect(abs(Double(c.attentionScale) - m * m / (192.0).squareRoot()) < 1e-6)
+        }
+    }
+}

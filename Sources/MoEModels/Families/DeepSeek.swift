@@ -12,7 +12,21 @@ import MoETensor
 /// Multi-token-prediction layers (`num_nextn_predict_layers`) sit after the last decoder layer in
 /// the checkpoint; plain decoding never binds them.
 enum DeepSeek {
-    static func build(_ r: ConfigReader, _ tensors: TensorDirectory, _ pool: ThreadPool, type: String) throws -> TransformerModel {
+    /// Everything the config decides, before any weight is bound.
+    struct Plan {
+        var config: TransformerConfig
+        var layout: DecoderLayout
+        var mla: Bool
+        var isMoE: [Bool]
+        var indexerLayers: [Bool]
+        var experts, topK, expertInter, denseInter, shared, groups, topKGroups: Int
+        var scoring: String
+        var normalize: Bool
+        var scale: Float
+        var attentionBias: Bool
+    }
+
+    static func plan(_ r: ConfigReader, type: String) throws -> Plan {
         let mla = type != "glm4_moe"
         let dsa = type == "deepseek_v32" || type == "glm_moe_dsa"
         var c = try commonConfig(r, modelType: type)
@@ -59,12 +73,23 @@ enum DeepSeek {
         guard scoring == "sigmoid" || scoring == "softmax" else { throw r.fail("scoring_func", "'\(scoring)' is not supported (sigmoid, softmax are)") }
         let normalize = try r.bool("norm_topk_prob", default: true)
         let scale = Float(try r.double("routed_scaling_factor", default: 1))
+        return Plan(config: c, layout: layout, mla: mla, isMoE: isMoE, indexerLayers: indexerLayers, experts: experts,
+                    topK: topK, expertInter: expertInter, denseInter: denseInter, shared: shared, groups: groups,
+                    topKGroups: topKGroups, scoring: scoring, normalize: normalize, scale: scale,
+                    attentionBias: try r.bool("attention_bias", default: false))
+    }
+
+    static func build(_ r: ConfigReader, _ tensors: TensorDirectory, _ pool: ThreadPool, type: String) throws -> TransformerModel {
+        let p = try plan(r, type: type)
+        let c = p.config
+        let (experts, topK, expertInter, denseInter, shared) = (p.experts, p.topK, p.expertInter, p.denseInter, p.shared)
+        let (groups, topKGroups, scoring, normalize, scale) = (p.groups, p.topKGroups, p.scoring, p.normalize, p.scale)
+        let (isMoE, indexerLayers, layout, mla) = (p.isMoE, p.indexerLayers, p.layout, p.mla)
         let H = c.hidden
         let config = c
 
         let attention: ((Int, WeightBinder) throws -> Attention)? = mla ? { i, w in
-            .mla(try bindMLA(w, config, layer: i, attentionBias: try r.bool("attention_bias", default: false),
-                             indexer: indexerLayers[i]))
+            .mla(try bindMLA(w, config, layer: i, attentionBias: p.attentionBias, indexer: indexerLayers[i]))
         } : nil
         return try buildDecoder(r, c, tensors, layout: layout, pool: pool, attention: attention) { i, w in
             let p = "model.layers.\(i).mlp."
