@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "MoEModels", targets: ["MoEModels"]),
         .library(name: "MoERuntime", targets: ["MoERuntime"]),
         .library(name: "MoEAccounting", targets: ["MoEAccounting"]),
+        .library(name: "MoETemplates", targets: ["MoETemplates"]),
         .executable(name: "moekit", targets: ["moekit"]),
     ],
     dependencies: [
@@ -30,6 +31,7 @@ let package = Package(
         .target(name: "MoEModels", dependencies: ["MoETensor", "MoEFormats"]),
         .target(name: "MoERuntime", dependencies: ["MoEModels", "MoETensor", "MoEFormats"]),
         .target(name: "MoEAccounting", dependencies: ["MoEModels", "MoEFormats", "MoETensor"]),
+        .target(name: "MoETemplates"),
         .executableTarget(name: "moekit", dependencies: [
             "MoERuntime", "MoEModels", "MoEFormats", "MoETensor", "MoEAccounting",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -37,6 +39,7 @@ let package = Package(
         .testTarget(name: "MoETensorTests", dependencies: ["MoETensor"]),
         .testTarget(name: "MoEFormatsTests", dependencies: ["MoEFormats", "MoETensor"]),
         .testTarget(name: "MoEModelsTests", dependencies: ["MoEModels", "MoERuntime", "MoEFormats", "MoETensor"]),
+        .testTarget(name: "MoETemplatesTests", dependencies: ["MoETemplates"], exclude: ["Templates", "Oracle"]),
         .testTarget(name: "MoEAccountingTests", dependencies: ["MoEAccounting", "MoEModels", "MoEFormats"]),
         // Drives the built `moekit` executable and checks the JSON contract other tools parse.
         .testTarget(name: "MoECLITests", dependencies: ["MoEFormats", "moekit"]),

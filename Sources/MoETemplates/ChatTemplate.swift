@@ -27,8 +27,32 @@ public struct ChatTemplate: Sendable {
     ///   - now: the clock `strftime_now` reads (local time zone).
     ///   - limits: budgets that stop hostile templates with `TemplateError.limitExceeded`.
     public func render(_ context: [String: TemplateValue], now: Date = Date(), limits: RenderLimits = RenderLimits()) throws -> String {
-        let interpreter = Interpreter(context: context, limits: limits, now: { now })
-        return try interpreter.render(body)
+        let body = self.body
+        return try ChatTemplate.onLargeStack {
+            let interpreter = Interpreter(context: context, limits: limits, now: { now })
+            return try interpreter.render(body)
+        }
+    }
+
+    /// Rendering recurses (nested blocks, macro calls); the depth limits keep that bounded, and running on a thread
+    /// with a known stack keeps the bound safe whatever thread the caller is on (secondary threads can have 512 KiB).
+    static let renderStackSize = 16 << 20
+
+    final class ResultBox: @unchecked Sendable {
+        var result: Result<String, Error> = .failure(TemplateError.limitExceeded(message: "render thread did not run", line: 0))
+    }
+
+    static func onLargeStack(_ work: @escaping @Sendable () throws -> String) throws -> String {
+        let box = ResultBox()
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            box.result = Result { try work() }
+            done.signal()
+        }
+        thread.stackSize = renderStackSize
+        thread.start()
+        done.wait()
+        return try box.result.get()
     }
 
     /// Builds the variables `tokenizer.apply_chat_template` passes to a template.

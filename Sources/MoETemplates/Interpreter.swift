@@ -280,7 +280,6 @@ final class Interpreter {
     func makeMacro(_ def: MacroDef, closure: Frame) -> Callable {
         let usesVarargs = Scan.uses(def.body, "varargs")
         let usesKwargs = Scan.uses(def.body, "kwargs")
-        let usesCaller = Scan.uses(def.body, "caller")
         return Callable(name: def.name, isMacro: true, argumentNames: def.params) { [unowned self] args, kwargs in
             try self.enterCall(0)
             defer { self.callDepth -= 1 }
@@ -322,7 +321,6 @@ final class Interpreter {
             } else if let first = remaining.first {
                 throw TemplateError.type(message: "macro '\(def.name)' takes no keyword argument '\(first.0)'", line: 0)
             }
-            _ = usesCaller
             var buf = ""
             _ = try self.exec(def.body, frame, &buf)
             return .string(buf)
