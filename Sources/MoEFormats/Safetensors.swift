@@ -11,6 +11,15 @@ public struct TensorEntry: @unchecked Sendable {
     public let offset: Int
     public let byteCount: Int
 
+    public init(name: String, dtype: DType, shape: [Int], file: MappedFile, offset: Int, byteCount: Int) {
+        self.name = name
+        self.dtype = dtype
+        self.shape = shape
+        self.file = file
+        self.offset = offset
+        self.byteCount = byteCount
+    }
+
     public var elementCount: Int { shape.reduce(1, *) }
     public var data: UnsafeRawPointer? { file.base.map { $0 + offset } }
 }
@@ -70,7 +79,7 @@ public struct SafetensorsFile: Sendable {
             func bad(_ msg: String) -> FormatError { .tensor(file: name, tensor: key, offset: 8, message: msg) }
             guard value.objectMembers != nil else { throw bad("entry is not an object") }
             guard let dtypeName = value["dtype"]?.stringValue else { throw bad("missing or non-string 'dtype'") }
-            guard let dtype = DType(rawValue: dtypeName) else { throw bad("unknown dtype '\(dtypeName)'") }
+            guard let dtype = DType(rawValue: dtypeName), dtype.isSafetensorsType else { throw bad("unknown dtype '\(dtypeName)'") }
             guard let shapeJSON = value["shape"]?.arrayValue else { throw bad("missing or non-array 'shape'") }
             var shape: [Int] = []
             var elements = 1

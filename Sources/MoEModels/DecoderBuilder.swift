@@ -26,6 +26,7 @@ func commonConfig(_ r: ConfigReader, modelType: String) throws -> TransformerCon
         normEps: Float(try r.double("rms_norm_eps", "layer_norm_eps", default: 1e-6)),
         maxPositions: try r.int("max_position_embeddings", default: 4096, min: 1))
     c.ropeAttentionFactor = Float(rope.attentionFactor)
+    c.ropeInterleaved = try r.bool("rope_interleave", default: false)
     return c
 }
 

@@ -44,8 +44,10 @@ public enum ModelRegistry {
     }
 }
 
-/// Loads a Hugging Face model directory: `config.json` plus safetensors weights, mapped in place.
+/// Loads a Hugging Face model directory (`config.json` plus safetensors weights) or a `.gguf` file;
+/// weights stay in the mapped files.
 public func loadModel(directory: String, pool: ThreadPool) throws -> TransformerModel {
+    if directory.hasSuffix(".gguf") && fileExists(directory) { return try GGUFModel.load(path: directory, pool: pool) }
     let dir = directory.hasSuffix("/") && directory.count > 1 ? String(directory.dropLast()) : directory
     let configPath = dir + "/config.json"
     guard fileExists(configPath) else { throw FormatError.io("\(dir): no config.json (expected a Hugging Face model directory)") }

@@ -130,6 +130,9 @@ public func dotRow(_ w: WeightMatrix, _ r: Int, _ x: UnsafePointer<Float>) -> Fl
     case .bf16: return dotBF16(p, x, w.cols)
     case .f16: return dotF16(p, x, w.cols)
     case .f8e4m3: return dotRowFP8(w, r, x)
+    case .q8_0: return dotQ8_0(p, x, blocks: w.cols / 32)
+    case .q4_0: return dotQ4_0(p, x, blocks: w.cols / 32)
+    case .q4_1: return dotQ4_1(p, x, blocks: w.cols / 32)
     default: preconditionFailure("dotRow: unsupported dtype \(w.dtype)")
     }
 }
@@ -150,7 +153,12 @@ public func accumulateRow(_ w: WeightMatrix, _ r: Int, scale a: Float, into y: U
             c &+= n
             j &+= 1
         }
-    default: preconditionFailure("accumulateRow: unsupported dtype \(w.dtype)")
+    default:
+        // Block-quantised rows: dequantise, then accumulate (MLA's absorbed path only).
+        let row = UnsafeMutablePointer<Float>.allocate(capacity: w.cols)
+        defer { row.deallocate() }
+        w.copyRow(r, to: row)
+        for c in 0..<w.cols { y[c] += a * row[c] }
     }
 }
 
@@ -223,10 +231,10 @@ public func matmulRows(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: Unsafe
     case .f32: matmulRows(F32Lanes.self, w, x, y, tokens: tokens, range: range)
     case .bf16: matmulRows(BF16Lanes.self, w, x, y, tokens: tokens, range: range)
     case .f16: matmulRows(F16Lanes.self, w, x, y, tokens: tokens, range: range)
-    case .f8e4m3:
+    case .f8e4m3, .q8_0, .q4_0, .q4_1:
         let rows = w.rows, cols = w.cols
         for r in range {
-            for t in 0..<tokens { y[t &* rows &+ r] = dotRowFP8(w, r, x + t &* cols) }
+            for t in 0..<tokens { y[t &* rows &+ r] = dotRow(w, r, x + t &* cols) }
         }
     default: preconditionFailure("matmul: unsupported dtype \(w.dtype)")
     }

@@ -18,6 +18,7 @@ public struct WeightMatrix: @unchecked Sendable {
 
     public init(base: UnsafeRawPointer, dtype: DType, rows: Int, cols: Int, owner: AnyObject) {
         precondition(dtype.isComputable && dtype != .f8e4m3, "WeightMatrix needs a computable dtype, got \(dtype)")
+        precondition(cols % dtype.blockSize == 0, "rows of \(dtype) must hold whole blocks")
         self.base = base
         self.dtype = dtype
         self.rows = rows
@@ -44,7 +45,8 @@ public struct WeightMatrix: @unchecked Sendable {
         self.firstRow = firstRow
     }
 
-    public var rowBytes: Int { cols * dtype.size }
+    /// Bytes of one row (whole blocks for quantised types).
+    public var rowBytes: Int { dtype.blockSize == 1 ? cols * dtype.size : cols / dtype.blockSize * dtype.blockBytes }
     public var byteCount: Int { rows * rowBytes }
     /// Scale columns per block row.
     public var scaleColumns: Int { (cols + blockCols - 1) / blockCols }
@@ -102,6 +104,8 @@ public func convertToFloat(_ src: UnsafeRawPointer, dtype: DType, count: Int, in
         for i in 0..<count { out[i] = bf16ToFloat(src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) }
     case .f8e4m3:
         for i in 0..<count { out[i] = e4m3ToFloat(src.load(fromByteOffset: i, as: UInt8.self)) }
+    case .q8_0, .q4_0, .q4_1:
+        dequantizeBlocks(src, dtype: dtype, count: count, into: out)
     default:
         preconditionFailure("convertToFloat: no conversion from \(dtype)")
     }

@@ -216,3 +216,47 @@ func encode(_ values: [Float], as dtype: DType) -> [UInt8] {
         withExtendedLifetime((keepW, keepS)) {}
     }
 }
+
+@Suite struct QuantTests {
+    struct Vectors {
+        let rows: Int, cols: Int
+        let input: [Float]
+        let types: [String: (bytes: [UInt8], dequantized: [Float])]
+    }
+
+    static func load() throws -> Vectors {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("quant_vectors.json")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        var types: [String: ([UInt8], [Float])] = [:]
+        for (k, v) in json["types"] as! [String: [String: Any]] {
+            let bytes = [UInt8](Data(base64Encoded: v["bytes"] as! String)!)
+            types[k] = (bytes, (v["dequantized"] as! [Double]).map { Float($0) })
+        }
+        return Vectors(rows: json["rows"] as! Int, cols: json["cols"] as! Int,
+                       input: (json["input"] as! [Double]).map { Float($0) }, types: types)
+    }
+
+    /// Dequantisation is bit-exact with the gguf package; the SIMD dot equals the dequantised dot.
+    @Test(arguments: [DType.q8_0, .q4_0, .q4_1])
+    func matchesGGUFReference(dtype: DType) throws {
+        let v = try Self.load()
+        let (bytes, expected) = try #require(v.types[dtype.rawValue])
+        #expect(bytes.count == v.rows * dtype.bytes(elements: v.cols)!)
+        let buf = OwnedBuffer(byteCount: bytes.count)
+        bytes.withUnsafeBytes { buf.pointer.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        let w = WeightMatrix(base: buf.pointer, dtype: dtype, rows: v.rows, cols: v.cols, owner: buf)
+        var row = [Float](repeating: 0, count: v.cols)
+        for r in 0..<v.rows {
+            w.copyRow(r, to: &row)
+            #expect(row == Array(expected[(r * v.cols)..<((r + 1) * v.cols)]), "\(dtype) row \(r)")
+        }
+        // Dequantised values are close to the input (quantisation error bound per block).
+        let x = randomFloats(v.cols, seed: 5)
+        var fast = [Float](repeating: 0, count: v.rows), ref = fast
+        x.withUnsafeBufferPointer { xp in
+            fast.withUnsafeMutableBufferPointer { matmul(w, xp.baseAddress!, $0.baseAddress!, tokens: 1, pool: ThreadPool(threads: 1)) }
+            ref.withUnsafeMutableBufferPointer { matmulReference(w, xp.baseAddress!, $0.baseAddress!, tokens: 1) }
+        }
+        for r in 0..<v.rows { #expect(abs(fast[r] - ref[r]) <= 1e-4 * max(1, abs(ref[r])), "\(dtype) dot row \(r): \(fast[r]) vs \(ref[r])") }
+    }
+}

@@ -1,0 +1,123 @@
+import MoEFormats
+import MoETensor
+
+/// Runs GGUF files through the same family builders as Hugging Face checkpoints: the metadata
+/// (`<arch>.embedding_length`, ...) becomes a config in Hugging Face spelling and the GGUF tensor
+/// names (`blk.N.attn_q.weight`, ...) are mapped to the Hugging Face ones.
+public enum GGUFModel {
+    /// `general.architecture` values that load, and the `model_type` each becomes.
+    public static let architectures: [String: String] = ["llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3"]
+
+    /// GGUF per-layer tensor suffix -> Hugging Face suffix.
+    static let layerNames: [(String, String)] = [
+        ("attn_norm.weight", "input_layernorm.weight"),
+        ("ffn_norm.weight", "post_attention_layernorm.weight"),
+        ("attn_q.weight", "self_attn.q_proj.weight"), ("attn_q.bias", "self_attn.q_proj.bias"),
+        ("attn_k.weight", "self_attn.k_proj.weight"), ("attn_k.bias", "self_attn.k_proj.bias"),
+        ("attn_v.weight", "self_attn.v_proj.weight"), ("attn_v.bias", "self_attn.v_proj.bias"),
+        ("attn_output.weight", "self_attn.o_proj.weight"), ("attn_output.bias", "self_attn.o_proj.bias"),
+        ("attn_q_norm.weight", "self_attn.q_norm.weight"), ("attn_k_norm.weight", "self_attn.k_norm.weight"),
+        ("ffn_gate.weight", "mlp.gate_proj.weight"), ("ffn_up.weight", "mlp.up_proj.weight"),
+        ("ffn_down.weight", "mlp.down_proj.weight"),
+    ]
+    static let globalNames: [String: String] = [
+        "token_embd.weight": "model.embed_tokens.weight",
+        "output_norm.weight": "model.norm.weight",
+        "output.weight": "lm_head.weight",
+    ]
+
+    /// The Hugging Face name of a GGUF tensor, or nil if MoEKit has no use for it.
+    static func hfName(_ name: String) -> String? {
+        if let g = globalNames[name] { return g }
+        guard name.hasPrefix("blk.") else { return nil }
+        let rest = name.dropFirst(4)
+        guard let dot = rest.firstIndex(of: "."), let layer = Int(rest[..<dot]) else { return nil }
+        let suffix = String(rest[rest.index(after: dot)...])
+        guard let hf = layerNames.first(where: { $0.0 == suffix })?.1 else { return nil }
+        return "model.layers.\(layer).\(hf)"
+    }
+
+    /// The Hugging Face-style config that the metadata describes.
+    public static func config(_ g: GGUFFile) throws -> ConfigReader {
+        func fail(_ key: String, _ msg: String) -> ModelError { .config(file: g.path, key: key, message: msg) }
+        guard let arch = g["general.architecture"]?.stringValue else { throw fail("general.architecture", "missing") }
+        guard let type = architectures[arch] else {
+            throw fail("general.architecture", "'\(arch)' is not supported yet (\(architectures.keys.sorted().joined(separator: ", ")) are)")
+        }
+        func int(_ k: String, required: Bool = true) throws -> Int? {
+            guard let v = g["\(arch).\(k)"] else {
+                if required { throw fail("\(arch).\(k)", "missing") }
+                return nil
+            }
+            guard let i = v.intValue, i > 0 else { throw fail("\(arch).\(k)", "expected a positive integer") }
+            return i
+        }
+        func double(_ k: String) throws -> Double? {
+            guard let v = g["\(arch).\(k)"] else { return nil }
+            guard let d = v.doubleValue, d.isFinite else { throw fail("\(arch).\(k)", "expected a number") }
+            return d
+        }
+        let hidden = try int("embedding_length")!
+        let heads = try int("attention.head_count")!
+        guard g.tensors.contains(where: { $0.name == "rope_freqs.weight" }) == false else {
+            throw fail("rope_freqs.weight", "per-frequency RoPE factors (Llama 3.1 style) are not supported yet")
+        }
+        let vocab = try int("vocab_size", required: false)
+            ?? g["tokenizer.ggml.tokens"]?.arrayValue?.count
+            ?? g.tensors.first(where: { $0.name == "token_embd.weight" }).map { $0.shape[0] }
+        guard let vocab else { throw fail("\(arch).vocab_size", "missing, and no token list or token_embd.weight") }
+        var members: [(String, JSONValue)] = [
+            ("model_type", .string(type)),
+            ("hidden_size", .int(hidden)),
+            ("num_hidden_layers", .int(try int("block_count")!)),
+            ("intermediate_size", .int(try int("feed_forward_length")!)),
+            ("num_attention_heads", .int(heads)),
+            ("num_key_value_heads", .int(try int("attention.head_count_kv", required: false) ?? heads)),
+            ("head_dim", .int(try int("attention.key_length", required: false) ?? hidden / heads)),
+            ("vocab_size", .int(vocab)),
+            ("max_position_embeddings", .int(try int("context_length", required: false) ?? 4096)),
+            ("rms_norm_eps", .double(try double("attention.layer_norm_rms_epsilon") ?? 1e-6)),
+            ("rope_theta", .double(try double("rope.freq_base") ?? 10000)),
+            ("tie_word_embeddings", .bool(!g.tensors.contains { $0.name == "output.weight" })),
+            // llama.cpp's converter permutes Llama's q/k rows so RoPE rotates adjacent pairs.
+            ("rope_interleave", .bool(arch == "llama")),
+            ("hidden_act", .string("silu")),
+        ]
+        if arch == "llama" {
+            let hasBias = g.tensors.contains { $0.name.hasSuffix("attn_q.bias") }
+            members.append(("attention_bias", .bool(hasBias)))
+        }
+        if let scaling = g["\(arch).rope.scaling.type"]?.stringValue, scaling != "none" {
+            guard scaling == "linear", let f = try double("rope.scaling.factor") else {
+                throw fail("\(arch).rope.scaling.type", "'\(scaling)' is not supported yet (linear is)")
+            }
+            members.append(("rope_scaling", .object([("rope_type", .string("linear")), ("factor", .double(f))])))
+        }
+        return ConfigReader(json: .object(members), file: g.path)
+    }
+
+    /// Loads a `.gguf` file: tensors stay in the mapped file.
+    public static func load(path: String, pool: ThreadPool) throws -> TransformerModel {
+        let g = try GGUFFile(path: path)
+        let config = try config(g)
+        var entries: [TensorEntry] = []
+        for e in g.entries() {
+            guard let hf = hfName(e.name) else { continue }
+            entries.append(TensorEntry(name: hf, dtype: e.dtype, shape: e.shape, file: e.file, offset: e.offset, byteCount: e.byteCount))
+        }
+        // A tensor of a type without kernels fails with its GGUF name and type when it is bound.
+        let unsupported = g.unsupportedTensors
+        let dir = TensorDirectory(directory: path, entries: entries)
+        do {
+            let model = try ModelRegistry.build(config: config, tensors: dir, pool: pool)
+            model.unusedTensors = g.tensors.map(\.name).filter { hfName($0) == nil }
+            return model
+        } catch ModelError.missingTensor(let name) where !unsupported.isEmpty {
+            let gguf = g.tensors.first { hfName($0.name).map { name.hasPrefix($0) } ?? false }
+            if let gguf, let t = unsupported[gguf.name] {
+                throw ModelError.badTensor(gguf.name, "has GGML type \(t), which MoEKit cannot compute with yet")
+            }
+            throw ModelError.missingTensor(name)
+        }
+    }
+}
