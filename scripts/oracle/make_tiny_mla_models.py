@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import shutil
 import sys
 import tempfile
@@ -99,9 +100,6 @@ FP8_KEEP_SUFFIXES = (
     "mlp.gate.weight",  # router
     "indexer.weights_proj.weight",
 )
-
-DTYPES = {"F32": torch.float32, "BF16": torch.bfloat16}
-
 
 def rope(theta, **extra):
     params = {"rope_type": "default", "rope_theta": float(theta)}
@@ -739,8 +737,9 @@ def describe(name, model):
             f"qkv bias {cfg.attention_bias}, qk RMSNorm per head before rope: {cfg.use_qk_norm}; "
             f"rotate-half on dims [0, {rd}), dims [{rd}, {attn.head_dim}) untouched"
         )
+    plain = getattr(attn, "qk_head_dim", None) or attn.head_dim
     lines.append(
-        f"    softmax scale {attn.scaling:.9g} (qk_head_dim^-0.5 = {attn.scaling if not hasattr(attn, 'qk_head_dim') else attn.qk_head_dim ** -0.5:.9g}); "
+        f"    softmax scale {attn.scaling:.9g} (head width {plain}, width^-0.5 = {plain ** -0.5:.9g}); "
         f"cos/sin factor {rot.attention_scaling:.9g}; inv_freq {[f'{v:.6g}' for v in rot.inv_freq.tolist()]}"
     )
     lines.append(
@@ -806,7 +805,7 @@ def build_one(name, spec, show_keys=False):
     total = sum(p.stat().st_size for p in files)
     rejected = OrderedDict()
     for r in tried:
-        key = " ".join(w for w in r.split(" ") if not w[:1].isdigit() and not w.startswith("-"))[:60]
+        key = re.sub(r"\d+(\.\d+)?(e[+-]?\d+)?", "#", r)
         rejected[key] = rejected.get(key, 0) + 1
     print(
         f"[{name}] seed={seed} dtype={spec['dtype']} min_greedy_margin_rel={rec['min_greedy_rel']:.3e} "
