@@ -26,7 +26,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
-        .target(name: "MoETensor", swiftSettings: kernelFlags + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        // Kernels are optimised in debug builds too: unoptimised SIMD code is ~100x slower, which
+        // would make the real-model tests crawl under `swift test`.
+        .target(name: "MoETensor", swiftSettings: kernelFlags + [
+            .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+            .unsafeFlags(["-O"], .when(configuration: .debug)),
+        ]),
         .target(name: "MoEFormats", dependencies: ["MoETensor"]),
         .target(name: "MoEModels", dependencies: ["MoETensor", "MoEFormats"]),
         .target(name: "MoERuntime", dependencies: ["MoEModels", "MoETensor", "MoEFormats"]),

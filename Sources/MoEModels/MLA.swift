@@ -24,7 +24,8 @@ extension TransformerModel {
         // q: [T, heads*(nope+rope)], via the low-rank path when there is one.
         if let qA = a.qA, let qB = a.qB, let qANorm = a.qANorm {
             project(qA, bias: a.qABias, s.h, s.qResid, tokens: T, counters: k)
-            for t in 0..<T { rmsNorm(s.qResid + t * qA.rows, weight: qANorm, eps: c.normEps, n: qA.rows, out: s.qResid + t * qA.rows) }
+            // The latent norms use eps 1e-6 whatever rms_norm_eps says (as transformers builds them).
+            for t in 0..<T { rmsNorm(s.qResid + t * qA.rows, weight: qANorm, eps: 1e-6, n: qA.rows, out: s.qResid + t * qA.rows) }
             k?.vector(count: qANorm.count, tokens: T)
             project(qB, bias: nil, s.qResid, s.mlaQ, tokens: T, counters: k)
         } else {
@@ -33,7 +34,7 @@ extension TransformerModel {
         // Latent rows [T, rkv+rope] straight into the cache: RMS-normalise the latent, rotate the key.
         let rows = cache.keys[l] + start * latentWidth
         project(a.kvA, bias: a.kvABias, s.h, rows, tokens: T, counters: k)
-        for t in 0..<T { rmsNorm(rows + t * latentWidth, weight: a.kvANorm, eps: c.normEps, n: rkv, out: rows + t * latentWidth) }
+        for t in 0..<T { rmsNorm(rows + t * latentWidth, weight: a.kvANorm, eps: 1e-6, n: rkv, out: rows + t * latentWidth) }
         k?.vector(count: a.kvANorm.count, tokens: T)
         for t in 0..<T {
             setRotaryAngles(position: start + t, scratch: s)
