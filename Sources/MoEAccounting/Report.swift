@@ -175,7 +175,7 @@ public struct InspectReport: Sendable {
 
     public func table() -> String {
         let rs = rows()
-        let headers = ("", "MoE as shipped", "if it were dense")
+        let headers = ("", moe.moeLayers > 0 ? "MoE as shipped" : "as shipped", "if it were dense")
         let w0 = max(headers.0.count, rs.map { $0.0.count }.max() ?? 0)
         let w1 = max(headers.1.count, rs.map { $0.1.count }.max() ?? 0)
         func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(0, w - s.count)) }

@@ -71,7 +71,11 @@ struct ModelSource {
             return ModelSource(name: p.name, config: r, storedPrecision: storedPrecision(r), published: (p.publishedTotalB, p.publishedActiveB))
         }
         if arg.hasSuffix(".gguf") {
-            throw ModelError.invalidInput("\(arg): GGUF files are not supported yet")
+            // Header and metadata only: the tensor data is never read.
+            let g = try GGUFFile(path: arg)
+            let r = try GGUFModel.config(g)
+            return ModelSource(name: arg, config: r, storedPrecision: nil, published: nil,
+                               storedBytes: g.tensors.reduce(0) { $0 + $1.byteCount })
         }
         let path = fileExists(arg) ? arg : arg + "/config.json"
         guard fileExists(path) else {

@@ -110,3 +110,38 @@ func oracle(_ name: String) throws -> JSONValue {
         #expect(r.stdout.contains("experts fired"))
     }
 }
+
+@Suite struct InspectCLITests {
+    @Test func glm52JSON() throws {
+        let r = try runMoekit(["inspect", "glm-5.2", "--json", "--context", "4096"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let j = try JSONParser.parse(r.stdout)
+        for key in ["total_params", "checkpoint_params", "active_params_core", "active_params_compute", "active_params_all",
+                    "flops_per_token", "weight_bytes", "kv_bytes_per_token", "gpus_needed"] {
+            #expect(j[key] != nil, "missing \(key)")
+        }
+        #expect(j["total_params"]?.intValue == 743_377_000_704)
+        #expect(j["active_params_core"]?.intValue == 39_347_345_664)
+        #expect(j["weight_bytes"]?["FP8"]?.intValue != nil)
+        #expect(j["gpus_needed"]?["H100 80GB"]?["FP8"]?.intValue == 11)
+    }
+
+    @Test func markdownAndErrors() throws {
+        let md = try runMoekit(["inspect", "mixtral-8x7b", "--markdown"])
+        #expect(md.status == 0 && md.stdout.contains("| Parameters held (total) | 46.70B |"))
+        let bad = try runMoekit(["inspect", "no-such-model"])
+        #expect(bad.status == 1 && bad.stderr.contains("neither a preset"))
+    }
+
+    @Test func traceWritesJSONLinesAndHTML() throws {
+        let out = NSTemporaryDirectory() + "moekit-trace-\(getpid())"
+        let r = try runMoekit(["trace", fixtures + "/olmoe", "--tokens", "1,2,3", "--max-tokens", "4", "--out", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = try String(contentsOfFile: out + "/trace.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 7 * 2)   // (3 prompt + 4 generated) positions × 2 MoE layers
+        let first = try JSONParser.parse(String(lines[0]))
+        #expect(first["layer"]?.intValue == 0 && first["experts"]?.arrayValue?.count == 2 && first["weights"]?.arrayValue?.count == 2)
+        let html = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
+        #expect(html.contains("<svg") && html.contains("agrees"))
+    }
+}
