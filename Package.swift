@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "MoERuntime", targets: ["MoERuntime"]),
         .library(name: "MoEAccounting", targets: ["MoEAccounting"]),
         .library(name: "MoETemplates", targets: ["MoETemplates"]),
+        .library(name: "MoETokenizer", targets: ["MoETokenizer"]),
         .executable(name: "moekit", targets: ["moekit"]),
     ],
     dependencies: [
@@ -37,6 +38,7 @@ let package = Package(
         .target(name: "MoERuntime", dependencies: ["MoEModels", "MoETensor", "MoEFormats"]),
         .target(name: "MoEAccounting", dependencies: ["MoEModels", "MoEFormats", "MoETensor"]),
         .target(name: "MoETemplates"),
+        .target(name: "MoETokenizer", dependencies: ["MoEFormats"]),
         .executableTarget(name: "moekit", dependencies: [
             "MoERuntime", "MoEModels", "MoEFormats", "MoETensor", "MoEAccounting",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -44,6 +46,7 @@ let package = Package(
         .testTarget(name: "MoETensorTests", dependencies: ["MoETensor"]),
         .testTarget(name: "MoEFormatsTests", dependencies: ["MoEFormats", "MoETensor"]),
         .testTarget(name: "MoEModelsTests", dependencies: ["MoEModels", "MoERuntime", "MoEFormats", "MoETensor"]),
+        .testTarget(name: "MoETokenizerTests", dependencies: ["MoETokenizer", "MoEFormats"], exclude: ["Oracle"]),
         .testTarget(name: "MoETemplatesTests", dependencies: ["MoETemplates"], exclude: ["Templates", "Oracle"]),
         .testTarget(name: "MoEAccountingTests", dependencies: ["MoEAccounting", "MoEModels", "MoEFormats"]),
         // Drives the built `moekit` executable and checks the JSON contract other tools parse.

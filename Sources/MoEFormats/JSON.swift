@@ -23,10 +23,11 @@ public indirect enum JSONValue: Sendable, Equatable {
         }
     }
 
-    /// Member `key` of an object (nil for a missing key or a non-object).
+    /// Member `key` of an object (nil for a missing key or a non-object). Keys compare byte for
+    /// byte, as JSON keys do (Swift's `==` would equate canonically equivalent strings).
     public subscript(key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
-        return members.first(where: { $0.0 == key })?.1
+        return members.first(where: { $0.0.utf8.elementsEqual(key.utf8) })?.1
     }
 
     public var objectMembers: [(String, JSONValue)]? {
@@ -141,7 +142,8 @@ public struct JSONParser {
     mutating func object(depth: Int) throws -> JSONValue {
         pos += 1
         var members: [(String, JSONValue)] = []
-        var seen = Set<String>()
+        // Keys are compared as UTF-8 bytes: "é" and "e\u{301}" are different keys (vocabularies hold both).
+        var seen = Set<[UInt8]>()
         skipWhitespace()
         if pos < bytes.count && bytes[pos] == UInt8(ascii: "}") {
             pos += 1
@@ -152,7 +154,7 @@ public struct JSONParser {
             guard pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") else { throw error("expected a string key") }
             let keyOffset = pos
             let key = try string()
-            guard seen.insert(key).inserted else {
+            guard seen.insert(Array(key.utf8)).inserted else {
                 throw JSONError(offset: keyOffset, message: "duplicate key \"\(key)\"")
             }
             skipWhitespace()

@@ -15,9 +15,6 @@ extension Tokenizer {
         let root: JSONValue
         do {
             root = try JSONParser.parse(bytes, maxDepth: 64)
-        } catch let e as JSONError where e.message.hasPrefix("duplicate key") {
-            // JSONParser compares keys as Swift strings (canonical equivalence); see LenientJSON.
-            root = try LenientJSON.parse(bytes)
         } catch let e as JSONError {
             throw TokenizerError.invalidJSON(file: fileName, message: e.description)
         }

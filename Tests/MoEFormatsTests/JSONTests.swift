@@ -33,3 +33,13 @@ import MoEFormats
         } catch { Issue.record("\(error)") }
     }
 }
+
+@Suite struct JSONKeyTests {
+    /// "é" (U+00E9) and "e" + U+0301 are different JSON keys: compared byte for byte.
+    @Test func canonicallyEquivalentKeysAreDistinct() throws {
+        let v = try JSONParser.parse("{\"\u{E9}\": 1, \"e\u{301}\": 2}")
+        #expect(v.objectMembers?.count == 2)
+        #expect(v["\u{E9}"] == .int(1) && v["e\u{301}"] == .int(2))
+        #expect(throws: JSONError.self) { try JSONParser.parse("{\"\u{E9}\": 1, \"\u{E9}\": 2}") }
+    }
+}
