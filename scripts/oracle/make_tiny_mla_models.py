@@ -805,7 +805,7 @@ def build_one(name, spec, show_keys=False):
     total = sum(p.stat().st_size for p in files)
     rejected = OrderedDict()
     for r in tried:
-        key = re.sub(r"\d+(\.\d+)?(e[+-]?\d+)?", "#", r)
+        key = re.sub(r"(?<![A-Za-z_])\d+(\.\d+)?(e[+-]?\d+)?", "#", r)
         rejected[key] = rejected.get(key, 0) + 1
     print(
         f"[{name}] seed={seed} dtype={spec['dtype']} min_greedy_margin_rel={rec['min_greedy_rel']:.3e} "
