@@ -8,6 +8,10 @@ public struct GenerationOptions: Sendable {
     public var topK: Int = 0
     public var topP: Float = 1
     public var seed: UInt64 = 0
+    public var minP: Float = 0
+    public var repetitionPenalty: Float = 1
+    public var presencePenalty: Float = 0
+    public var frequencyPenalty: Float = 0
     /// Generation stops after emitting one of these (the id is included in the output).
     public var stopTokens: Set<Int32> = []
     /// Prompt tokens per forward pass during prefill.
@@ -50,6 +54,12 @@ public struct Generator {
         let state = model.makeState(capacity: min(prompt.count + options.maxTokens + 1, 4096))
         state.counters = counters
         var sampler = Sampler(temperature: options.temperature, topK: options.topK, topP: options.topP, seed: options.seed)
+        sampler.minP = options.minP
+        sampler.repetitionPenalty = options.repetitionPenalty
+        sampler.presencePenalty = options.presencePenalty
+        sampler.frequencyPenalty = options.frequencyPenalty
+        var counts: [Int32: Int] = [:]
+        if sampler.usesPenalties { for t in prompt { counts[t, default: 0] += 1 } }
         let clock = ContinuousClock()
         let t0 = clock.now
         var logits: [Float] = []
@@ -63,8 +73,10 @@ public struct Generator {
         let t1 = clock.now
         var out: [Int32] = []
         while out.count < options.maxTokens {
+            if sampler.usesPenalties { sampler.penalize(&logits, counts: counts) }
             let next = Int32(sampler.sample(logits[...]))
             out.append(next)
+            counts[next, default: 0] += 1
             if !onToken(next) || options.stopTokens.contains(next) { break }
             if out.count == options.maxTokens { break }
             counters?.reset()

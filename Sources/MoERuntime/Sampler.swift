@@ -11,12 +11,21 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
     }
 }
 
-/// Picks the next token from a row of logits: greedy at temperature 0, else temperature,
-/// top-k and top-p sampling.
+/// Picks the next token from a row of logits: penalties first (repetition as transformers applies
+/// it, presence and frequency as OpenAI defines them), then greedy at temperature 0, else
+/// temperature, top-k, top-p and min-p sampling.
 public struct Sampler: Sendable {
     public var temperature: Float
     public var topK: Int
     public var topP: Float
+    /// Drop tokens whose probability is below `minP` × the most likely one's.
+    public var minP: Float = 0
+    /// > 1 discourages tokens already seen: positive logits are divided by it, negative ones multiplied.
+    public var repetitionPenalty: Float = 1
+    /// Subtracted once from the logit of every token already seen.
+    public var presencePenalty: Float = 0
+    /// Subtracted per occurrence.
+    public var frequencyPenalty: Float = 0
     private var rng: SplitMix64
 
     public init(temperature: Float = 0, topK: Int = 0, topP: Float = 1, seed: UInt64 = 0) {
@@ -24,6 +33,19 @@ public struct Sampler: Sendable {
         self.topK = topK
         self.topP = topP
         rng = SplitMix64(seed: seed)
+    }
+
+    public var usesPenalties: Bool { repetitionPenalty != 1 || presencePenalty != 0 || frequencyPenalty != 0 }
+
+    /// Applies the penalties for the tokens seen so far (`counts`: token -> occurrences).
+    public func penalize(_ logits: inout [Float], counts: [Int32: Int]) {
+        guard usesPenalties else { return }
+        for (t, n) in counts where t >= 0 && Int(t) < logits.count {
+            var l = logits[Int(t)]
+            if repetitionPenalty != 1 { l = l > 0 ? l / repetitionPenalty : l * repetitionPenalty }
+            l -= presencePenalty + frequencyPenalty * Float(n)
+            logits[Int(t)] = l
+        }
     }
 
     /// Index of the largest logit (the first on ties, as `argmax` does).
@@ -39,6 +61,11 @@ public struct Sampler: Sendable {
         cand.sort { $0.1 > $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
         if topK > 0 && topK < cand.count { cand.removeSubrange(topK...) }
         let m = cand[0].1
+        if minP > 0 {
+            // p_i / p_max = exp(l_i - l_max)
+            let cut = logf(minP)
+            cand.removeAll { $0.1 - m < cut }
+        }
         var probs = cand.map { Double(expf($0.1 - m)) }
         let total = probs.reduce(0, +)
         probs = probs.map { $0 / total }

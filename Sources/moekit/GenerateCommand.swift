@@ -11,7 +11,10 @@ struct Generate: ParsableCommand {
     @OptionGroup var options: ModelOptions
 
     @Option(help: "Comma-separated prompt token ids.")
-    var tokens: String
+    var tokens: String?
+
+    @Option(help: "Prompt text, tokenized with the model's tokenizer (the JSON then adds \"text\").")
+    var prompt: String?
 
     @Option(name: .customLong("max-tokens"), help: "Tokens to generate.")
     var maxTokens = 16
@@ -28,7 +31,7 @@ struct Generate: ParsableCommand {
     @Option(help: "Random seed.")
     var seed: UInt64 = 0
 
-    @Flag(name: .customLong("ignore-eos"), help: "Do not stop at the end-of-sequence ids of generation_config.json.")
+    @Flag(name: .customLong("ignore-eos"), help: "Do not stop at end-of-sequence ids (generation_config.json, GGUF end-of-turn tokens).")
     var ignoreEOS = false
 
     @Flag(name: .customLong("trace-experts"), help: "Add the experts chosen per MoE layer and position.")
@@ -41,22 +44,21 @@ struct Generate: ParsableCommand {
     var json = false
 
     func run() throws {
-        let prompt = try parseTokens(tokens)
+        guard (tokens == nil) != (self.prompt == nil) else { throw ModelError.invalidInput("give exactly one of --tokens or --prompt") }
         guard maxTokens >= 0 else { throw ModelError.invalidInput("--max-tokens must be non-negative") }
         guard temperature >= 0, temperature.isFinite else { throw ModelError.invalidInput("--temperature must be a non-negative number") }
         guard topP > 0, topP <= 1 else { throw ModelError.invalidInput("--top-p must be in (0, 1]") }
-        let model = try loadModel(directory: options.model, pool: try makePool(options.threads))
+        let bundle = try ModelBundle.load(options.model, pool: try makePool(options.threads))
+        let model = bundle.model
+        let prompt = try tokens.map(parseTokens) ?? bundle.requireTokenizer().encode(self.prompt!)
         var opts = GenerationOptions()
         opts.maxTokens = maxTokens
         opts.temperature = temperature
         opts.topK = max(0, topK)
         opts.topP = topP
         opts.seed = seed
-        let genPath = options.model + "/generation_config.json"
-        if !ignoreEOS, fileExists(genPath) {
-            let g = try GenerationConfig(json: try JSONParser.parse(try readFile(genPath, limit: 16 << 20)), file: genPath)
-            opts.stopTokens = Set(g.eosTokenIds)
-        }
+        // generation_config.json's eos_token_id (and a GGUF's end-of-turn tokens) end generation.
+        if !ignoreEOS { opts.stopTokens = bundle.stopTokens }
         var trace = traceExperts ? ExpertTrace(moeLayers: model.moeLayerIndices.count) : nil
         var statRows: [TokenComparison] = []
         let result: GenerationResult
@@ -83,9 +85,16 @@ struct Generate: ParsableCommand {
                 }
             }
             if stats { out += ", \"stats\": " + MeasuredTable.json(statRows).serialized() }
+            if self.prompt != nil, let tokenizer = bundle.tokenizer {
+                out += ", \"text\": " + jsonString(tokenizer.decode(result.tokens, skipSpecialTokens: true))
+            }
             writeStdout(out + "}\n")
         } else {
-            writeStdout(result.tokens.map(String.init).joined(separator: " ") + "\n")
+            if self.prompt != nil, let tokenizer = bundle.tokenizer {
+                writeStdout(tokenizer.decode(result.tokens, skipSpecialTokens: true) + "\n")
+            } else {
+                writeStdout(result.tokens.map(String.init).joined(separator: " ") + "\n")
+            }
             let s = result.stats
             if stats {
                 writeStdout("\nper decoded token, measured / predicted from config.json:\n")

@@ -46,6 +46,15 @@ func jsonNumber(_ x: Float) -> String {
     x.isFinite ? "\(x)" : "null"
 }
 
+func writeStderr(_ s: String) {
+    var rest = Array(s.utf8)[...]
+    while !rest.isEmpty {
+        let n = rest.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        if n <= 0 { return }
+        rest = rest.dropFirst(n)
+    }
+}
+
 func writeStdout(_ s: String) {
     var rest = Array(s.utf8)[...]
     while !rest.isEmpty {

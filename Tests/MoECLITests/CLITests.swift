@@ -145,3 +145,75 @@ func oracle(_ name: String) throws -> JSONValue {
         #expect(html.contains("<svg") && html.contains("agrees"))
     }
 }
+
+/// Text in, text out with the real SmolLM2 GGUF (fetched by scripts/fetch_models.sh).
+@Suite(.serialized) struct TextCLITests {
+    static let gguf = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent(".cache/models/SmolLM2-135M-Instruct.Q4_1.gguf").path
+
+    @Test func tokenizeContract() throws {
+        try #require(FileManager.default.fileExists(atPath: Self.gguf), "run scripts/fetch_models.sh")
+        let r = try runMoekit(["tokenize", Self.gguf, "--text", "Hello, world! 123", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        // HF tokenizers on SmolLM2's tokenizer.json: digits one by one.
+        #expect(try JSONParser.parse(r.stdout) == .object([("tokens", .array([19556, 28, 905, 17, 216, 33, 34, 35].map { .int($0) }))]))
+    }
+
+    @Test func runAnswersInEnglish() throws {
+        try #require(FileManager.default.fileExists(atPath: Self.gguf), "run scripts/fetch_models.sh")
+        let r = try runMoekit(["run", Self.gguf, "What is the capital of France?", "--max-tokens", "30"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("Paris"), "\(r.stdout)")
+        #expect(r.stderr.contains("tok/s"))
+        let g = try runMoekit(["generate", Self.gguf, "--prompt", "The capital of France is", "--max-tokens", "3", "--json"])
+        let j = try JSONParser.parse(g.stdout)
+        #expect(j["tokens"]?.arrayValue?.count == 3 && j["text"]?.stringValue?.contains("Paris") == true, "\(g.stdout)")
+    }
+
+    /// `moekit chat` driven through a pseudo-terminal, as a person would: two turns with history,
+    /// /stats, /reset, /exit.
+    @Test func chatThroughAPseudoTerminal() throws {
+        try #require(FileManager.default.fileExists(atPath: Self.gguf), "run scripts/fetch_models.sh")
+        var master: Int32 = 0, slave: Int32 = 0
+        #expect(openpty(&master, &slave, nil, nil, nil) == 0)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: moekitPath)
+        p.arguments = ["chat", Self.gguf, "--max-tokens", "40"]
+        let tty = FileHandle(fileDescriptor: slave, closeOnDealloc: false)
+        p.standardInput = tty
+        p.standardOutput = tty
+        p.standardError = tty
+        try p.run()
+        close(slave)
+        let input = FileHandle(fileDescriptor: master, closeOnDealloc: false)
+        var transcript = ""
+        // Waits for the next prompt: new output after `start` that ends with the marker.
+        func readUntil(_ marker: String, after start: Int = 0, timeout: Double = 60) {
+            let deadline = Date().addingTimeInterval(timeout)
+            while !(transcript.count > start && transcript.dropFirst(start).hasSuffix(marker)) && Date() < deadline {
+                var buf = [UInt8](repeating: 0, count: 4096)
+                var pfd = pollfd(fd: master, events: Int16(POLLIN), revents: 0)
+                guard poll(&pfd, 1, 200) > 0 else { continue }
+                let n = read(master, &buf, buf.count)
+                if n <= 0 { break }
+                transcript += String(decoding: buf[0..<n], as: UTF8.self)
+            }
+        }
+        readUntil("> ")
+        for line in ["What is the capital of France?", "/stats", "/reset"] {
+            let start = transcript.count + line.count   // the terminal echoes the line first
+            input.write(Data((line + "\n").utf8))
+            readUntil("> ", after: start)
+        }
+        input.write(Data("/exit\n".utf8))
+        p.waitUntilExit()
+        close(master)
+        #expect(p.terminationStatus == 0)
+        #expect(transcript.contains("Paris"), "\(transcript)")
+        #expect(transcript.contains("tok/s") && transcript.contains("(history cleared)"), "\(transcript)")
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,104 @@
+import MoEFormats
+import MoEModels
+import MoETemplates
+import MoETensor
+import MoETokenizer
+
+/// A model with what it takes to turn text into tokens and back: its tokenizer, chat template and
+/// generation settings, from a Hugging Face directory (`tokenizer.json`, `tokenizer_config.json` or
+/// `chat_template.jinja`, `generation_config.json`) or a GGUF file (`tokenizer.ggml.*`,
+/// `tokenizer.chat_template`).
+public final class ModelBundle: @unchecked Sendable {
+    public let path: String
+    public let model: TransformerModel
+    public let tokenizer: Tokenizer?
+    public let chatTemplate: ChatTemplate?
+    /// Ids that end a generation: `eos_token_id` plus the end-of-turn control tokens of the
+    /// vocabulary (`<|im_end|>`, `<|eot_id|>`, ...), as llama.cpp treats them.
+    public let stopTokens: Set<Int32>
+    /// `bos_token`, `eos_token` as the chat template sees them.
+    public let specialTokens: [String: String]
+
+    static let endOfTurnNames = ["<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "</s>",
+                                 "<|return|>", "<|end▁of▁sentence|>", "<|user|>", "<|observation|>"]
+
+    public init(path: String, model: TransformerModel, tokenizer: Tokenizer?, chatTemplate: ChatTemplate?,
+                eosIds: [Int32], specialTokens: [String: String]) {
+        self.path = path
+        self.model = model
+        self.tokenizer = tokenizer
+        self.chatTemplate = chatTemplate
+        self.specialTokens = specialTokens
+        var stops = Set(eosIds)
+        if let tokenizer {
+            for name in Self.endOfTurnNames {
+                if let id = tokenizer.tokenToId(name), tokenizer.specialTokenIds.contains(id) { stops.insert(id) }
+            }
+        }
+        stopTokens = stops
+    }
+
+    /// Loads a model directory or `.gguf` file with its tokenizer and template (both optional).
+    public static func load(_ path: String, pool: ThreadPool) throws -> ModelBundle {
+        let model = try loadModel(directory: path, pool: pool)
+        if path.hasSuffix(".gguf") {
+            let g = try GGUFFile(path: path)
+            let tokenizer = try? Tokenizer(gguf: g)
+            var template: ChatTemplate?
+            if let source = g["tokenizer.chat_template"]?.stringValue { template = try ChatTemplate(source: source) }
+            var special: [String: String] = [:]
+            var eos: [Int32] = []
+            if let t = tokenizer {
+                if let b = g["tokenizer.ggml.bos_token_id"]?.intValue, let s = t.idToToken(Int32(b)) { special["bos_token"] = s }
+                if let e = g["tokenizer.ggml.eos_token_id"]?.intValue {
+                    eos.append(Int32(e))
+                    if let s = t.idToToken(Int32(e)) { special["eos_token"] = s }
+                }
+            }
+            return ModelBundle(path: path, model: model, tokenizer: tokenizer, chatTemplate: template, eosIds: eos, specialTokens: special)
+        }
+        let dir = path.hasSuffix("/") ? String(path.dropLast()) : path
+        let tokenizer: Tokenizer? = fileExists(dir + "/tokenizer.json") ? try Tokenizer(contentsOfFile: dir + "/tokenizer.json") : nil
+        var template: ChatTemplate?
+        var special: [String: String] = [:]
+        if fileExists(dir + "/chat_template.jinja") {
+            template = try ChatTemplate(source: String(decoding: try readFile(dir + "/chat_template.jinja"), as: UTF8.self))
+        }
+        if fileExists(dir + "/tokenizer_config.json") {
+            let cfg = try JSONParser.parse(try readFile(dir + "/tokenizer_config.json"))
+            if template == nil, let t = cfg["chat_template"] {
+                // A string, or a list of named templates of which "default" is used.
+                if let s = t.stringValue {
+                    template = try ChatTemplate(source: s)
+                } else if let list = t.arrayValue,
+                          let d = list.first(where: { $0["name"]?.stringValue == "default" }) ?? list.first,
+                          let s = d["template"]?.stringValue {
+                    template = try ChatTemplate(source: s)
+                }
+            }
+            for key in ["bos_token", "eos_token", "unk_token", "pad_token"] {
+                if let s = cfg[key]?.stringValue ?? cfg[key]?["content"]?.stringValue { special[key] = s }
+            }
+        }
+        var eos: [Int32] = []
+        if fileExists(dir + "/generation_config.json") {
+            let path = dir + "/generation_config.json"
+            eos = try GenerationConfig(json: try JSONParser.parse(try readFile(path)), file: path).eosTokenIds
+        }
+        return ModelBundle(path: path, model: model, tokenizer: tokenizer, chatTemplate: template, eosIds: eos, specialTokens: special)
+    }
+
+    /// The prompt text of a conversation, as the model's chat template renders it.
+    public func renderChat(_ messages: [(role: String, content: String)], addGenerationPrompt: Bool = true) throws -> String {
+        guard let chatTemplate else { throw ModelError.invalidInput("\(path): the model has no chat template") }
+        let context = ChatTemplate.context(
+            messages: messages.map { .object(TemplateObject([("role", .string($0.role)), ("content", .string($0.content))])) },
+            addGenerationPrompt: addGenerationPrompt, specialTokens: specialTokens)
+        return try chatTemplate.render(context)
+    }
+
+    public func requireTokenizer() throws -> Tokenizer {
+        guard let tokenizer else { throw ModelError.invalidInput("\(path): no tokenizer (tokenizer.json or GGUF tokenizer metadata)") }
+        return tokenizer
+    }
+}

@@ -1,0 +1,102 @@
+import ArgumentParser
+import MoEAccounting
+import MoEModels
+import MoERuntime
+import MoETensor
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Set by SIGINT; a generation in progress stops at the next token.
+nonisolated(unsafe) var interrupted: sig_atomic_t = 0
+
+func installInterruptHandler() {
+    signal(SIGINT) { _ in interrupted = 1 }
+}
+
+func loadBundle(_ path: String, threads: Int?) throws -> ModelBundle {
+    writeStderr("loading \(path) ")
+    let bundle = try ModelBundle.load(path, pool: try makePool(threads))
+    let c = bundle.model.config
+    writeStderr("· \(c.modelType), \(bundle.model.layers.count) layers, \(humanParams(bundle.model.parameterCounts().total)) parameters, mapped in place\n")
+    return bundle
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Answer one prompt, streaming the text as it is produced.")
+
+    @OptionGroup var options: ModelOptions
+
+    @Argument(help: "The prompt.")
+    var prompt: String
+
+    @Option(name: .customLong("max-tokens"), help: "Tokens to generate at most.")
+    var maxTokens = 256
+
+    @Option(help: "A system message.")
+    var system: String?
+
+    @Flag(help: "Feed the prompt as is, without the chat template.")
+    var raw = false
+
+    @Option(name: .customLong("stop"), help: "Stop at this string (repeatable).")
+    var stop: [String] = []
+
+    @Flag(help: "Measure every decoded token next to the prediction from config.json (not for GGUF files).")
+    var stats = false
+
+    @OptionGroup var sampling: SamplingOptions
+
+    func run() throws {
+        guard maxTokens > 0 else { throw ModelError.invalidInput("--max-tokens must be positive") }
+        let bundle = try loadBundle(options.model, threads: options.threads)
+        let tokenizer = try bundle.requireTokenizer()
+        var text = prompt
+        var addSpecial = true
+        if !raw, bundle.chatTemplate != nil {
+            var messages: [(role: String, content: String)] = []
+            if let system { messages.append(("system", system)) }
+            messages.append(("user", prompt))
+            text = try bundle.renderChat(messages)
+            addSpecial = false
+        }
+        let ids = tokenizer.encode(text, addSpecialTokens: addSpecial)
+        var opts = GenerationOptions()
+        opts.maxTokens = maxTokens
+        try sampling.apply(to: &opts)
+        installInterruptHandler()
+        var rows: [TokenComparison] = []
+        var predictor: EnginePredictor?
+        let counters: KernelCounters? = stats ? KernelCounters() : nil
+        let trace: ExpertTrace? = stats ? ExpertTrace(moeLayers: bundle.model.moeLayerIndices.count) : nil
+        if stats {
+            guard !options.model.hasSuffix(".gguf") else { throw ModelError.invalidInput("--stats needs a model directory with config.json") }
+            let config = try ConfigReader(path: options.model + "/config.json")
+            predictor = EnginePredictor(inventory: try Inventories.build(config), matrixElementBytes: bundle.model.lmHead.dtype.size,
+                                        fp8Block: try config.fp8BlockSize())
+        }
+        let out = try TextGeneration(bundle: bundle).run(
+            promptIds: ids, options: opts, stopStrings: stop, trace: trace, counters: counters,
+            onStep: { state in
+                guard let counters, let predictor, let trace else { return }
+                let pos = state.position - 1
+                let m = TokenMeasurement(position: pos, counters: counters, kvBytes: state.cache.length * state.cache.bytesPerPosition,
+                                         experts: trace.experts.map { $0.indices.contains(pos) ? $0[pos] : [] })
+                rows.append(TokenComparison(measured: m, predicted: predictor.predict(position: pos)))
+            },
+            onText: { piece in
+                writeStdout(piece)
+                return interrupted == 0
+            })
+        writeStdout("\n")
+        if stats {
+            writeStderr("\nper decoded token, measured / predicted from config.json:\n" + MeasuredTable.text(rows, routedExperts: bundle.model.routedExpertCount))
+        }
+        let s = out.result.stats
+        writeStderr("[\(s.promptTokens) prompt tokens at \(format(s.prefillTokensPerSecond)) tok/s · \(s.generatedTokens) generated at \(format(s.decodeTokensPerSecond)) tok/s · \(out.finishReason)]\n")
+    }
+}
