@@ -184,7 +184,8 @@ func oracle(_ name: String) throws -> JSONValue {
         p.standardOutput = tty
         p.standardError = tty
         try p.run()
-        close(slave)
+        // The slave fd is not closed here: Process may already have closed it after spawning, and
+        // a second close could hit a descriptor another test has just opened.
         let input = FileHandle(fileDescriptor: master, closeOnDealloc: false)
         var transcript = ""
         // Waits for the next prompt: new output after `start` that ends with the marker.
