@@ -218,3 +218,16 @@ func oracle(_ name: String) throws -> JSONValue {
 #if canImport(Glibc)
 import Glibc
 #endif
+
+@Suite struct BenchCLITests {
+    @Test func benchJSONContract() throws {
+        let r = try runMoekit(["bench", fixtures + "/qwen3_moe", "-p", "16", "-n", "4", "-t", "2", "-r", "2", "--json", "--stats"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let j = try JSONParser.parse(r.stdout)
+        #expect((j["pp_tokens_per_s"]?.doubleValue ?? 0) > 0 && (j["tg_tokens_per_s"]?.doubleValue ?? 0) > 0)
+        #expect((j["weight_bytes_per_token"]?.doubleValue ?? 0) > 0 && j["roofline_share"] != nil && j["tg"]?["stddev"] != nil)
+        // Every decoded token's measured costs agree with the prediction from config.json.
+        let rows = try #require(j["stats"]?.arrayValue)
+        #expect(rows.count == 4 && rows.allSatisfy { $0["agrees"] == .bool(true) })
+    }
+}

@@ -1,0 +1,126 @@
+import ArgumentParser
+import MoEAccounting
+import MoEFormats
+import MoEModels
+import MoERuntime
+import MoETensor
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure prompt processing and decode speed, like llama-bench, with the weight bytes each token reads.")
+
+    @Argument(help: "A model directory or .gguf file.")
+    var model: String
+
+    @Option(name: .customShort("p"), help: "Prompt tokens processed in one batch.")
+    var prompt = 128
+
+    @Option(name: .customShort("n"), help: "Tokens decoded one by one after the prompt.")
+    var generate = 64
+
+    @Option(name: [.customShort("t"), .long], help: "Threads.")
+    var threads = ThreadPool.processorCount
+
+    @Option(name: [.customShort("r"), .long], help: "Repetitions (median and spread are reported).")
+    var repetitions = 5
+
+    @Flag(help: "Print per decoded token the measured costs next to the prediction from config.json (directories only).")
+    var stats = false
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() throws {
+        guard prompt >= 1, generate >= 1, repetitions >= 1, prompt <= 1 << 20, generate <= 1 << 20 else {
+            throw ModelError.invalidInput("-p, -n and -r must be positive")
+        }
+        let pool = try makePool(threads)
+        let model = try loadModel(directory: self.model, pool: pool)
+        let V = Int32(model.config.vocabSize)
+        var rng = SplitMix64(seed: 1234)
+        let promptIds = (0..<prompt).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(V)) }
+        let clock = ContinuousClock()
+        var pp: [Double] = [], tg: [Double] = []
+        var bytesPerToken = 0.0
+        var rows: [TokenComparison] = []
+        let predictor: EnginePredictor? = try stats ? {
+            guard !self.model.hasSuffix(".gguf") else { throw ModelError.invalidInput("--stats needs a model directory with config.json") }
+            let config = try ConfigReader(path: self.model + "/config.json")
+            return EnginePredictor(inventory: try Inventories.build(config), matrixElementBytes: model.lmHead.dtype.size,
+                                   fp8Block: try config.fp8BlockSize())
+        }() : nil
+        _ = try model.forward(Array(promptIds.prefix(8)), state: model.makeState())   // warm-up
+        for rep in 0..<repetitions {
+            let state = model.makeState(capacity: prompt + generate + 1)
+            let t0 = clock.now
+            var logits = try model.forward(promptIds, state: state, logits: .last)
+            let t1 = clock.now
+            let counters = rep == 0 ? KernelCounters() : nil
+            state.counters = counters
+            var totalBytes = 0
+            let t2 = clock.now
+            for _ in 0..<generate {
+                let next = Int32(Sampler.argmax(logits[...]))
+                counters?.reset()
+                logits = try model.forward([next], state: state, logits: .last)
+                if let counters {
+                    totalBytes += counters.totalWeightBytes
+                    if let predictor {
+                        let pos = state.position - 1
+                        rows.append(TokenComparison(measured: TokenMeasurement(position: pos, counters: counters,
+                            kvBytes: state.cache.length * state.cache.bytesPerPosition, experts: []), predicted: predictor.predict(position: pos)))
+                    }
+                }
+            }
+            let t3 = clock.now
+            if rep == 0 { bytesPerToken = Double(totalBytes) / Double(generate) }
+            pp.append(Double(prompt) / seconds(t1 - t0))
+            tg.append(Double(generate) / seconds(t3 - t2))
+        }
+        let bandwidth = measureReadBandwidth(bytes: 512 << 20, passes: 3, pool: pool)
+        let tgMedian = median(tg)
+        let roofline = bytesPerToken * tgMedian / bandwidth
+        if json {
+            func spread(_ xs: [Double]) -> JSONValue {
+                .object([("median", .double(median(xs))), ("min", .double(xs.min()!)), ("max", .double(xs.max()!)),
+                         ("stddev", .double(stddev(xs)))])
+            }
+            var o: [(String, JSONValue)] = [
+                ("model", .string(self.model)), ("threads", .int(pool.threadCount)), ("n_prompt", .int(prompt)),
+                ("n_gen", .int(generate)), ("repetitions", .int(repetitions)),
+                ("pp_tokens_per_s", .double(median(pp))), ("tg_tokens_per_s", .double(tgMedian)),
+                ("pp", spread(pp)), ("tg", spread(tg)),
+                ("weight_bytes_per_token", .double(bytesPerToken)),
+                ("bandwidth_bytes_per_s", .double(bandwidth)), ("roofline_share", .double(roofline)),
+            ]
+            if stats { o.append(("stats", MeasuredTable.json(rows))) }
+            writeStdout(JSONValue.object(o).serialized() + "\n")
+        } else {
+            print("\(self.model): \(model.config.modelType), \(pool.threadCount) threads, \(repetitions) repetitions")
+            print("prompt processing pp\(prompt): \(format(median(pp))) tok/s (min \(format(pp.min()!)), max \(format(pp.max()!)))")
+            print("decode tg\(generate): \(format(tgMedian)) tok/s (min \(format(tg.min()!)), max \(format(tg.max()!)))")
+            print("weights read per decoded token: \(humanBytes(Int(bytesPerToken))); at \(format(bandwidth / 1e9)) GB/s measured read bandwidth that is \(format(100 * roofline))% of the roofline")
+            if stats { print(MeasuredTable.text(rows, routedExperts: model.routedExpertCount)) }
+        }
+    }
+}
+
+func median(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+func stddev(_ xs: [Double]) -> Double {
+    let m = xs.reduce(0, +) / Double(xs.count)
+    return (xs.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(xs.count)).squareRoot()
+}
+
+func seconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+}
