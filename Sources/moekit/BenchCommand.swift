@@ -49,12 +49,8 @@ struct Bench: ParsableCommand {
         var pp: [Double] = [], tg: [Double] = []
         var bytesPerToken = 0.0
         var rows: [TokenComparison] = []
-        let predictor: EnginePredictor? = try stats ? {
-            guard !self.model.hasSuffix(".gguf") else { throw ModelError.invalidInput("--stats needs a model directory with config.json") }
-            let config = try ConfigReader(path: self.model + "/config.json")
-            return EnginePredictor(inventory: try Inventories.build(config), matrixElementBytes: model.lmHead.dtype.size,
-                                   fp8Block: try config.fp8BlockSize())
-        }() : nil
+        let predict = stats ? try predictor(for: model, directory: self.model) : nil
+        let probe = TokenProbe(model: model)
         _ = try model.forward(Array(promptIds.prefix(8)), state: model.makeState())   // warm-up
         for rep in 0..<repetitions {
             let state = model.makeState(capacity: prompt + generate + 1)
@@ -71,10 +67,9 @@ struct Bench: ParsableCommand {
                 logits = try model.forward([next], state: state, logits: .last)
                 if let counters {
                     totalBytes += counters.totalWeightBytes
-                    if let predictor {
-                        let pos = state.position - 1
-                        rows.append(TokenComparison(measured: TokenMeasurement(position: pos, counters: counters,
-                            kvBytes: state.cache.length * state.cache.bytesPerPosition, experts: []), predicted: predictor.predict(position: pos)))
+                    if let predict {
+                        let m = probe.measure(counters, state: state, trace: nil)
+                        rows.append(TokenComparison(measured: m, predicted: predict.predict(position: m.position)))
                     }
                 }
             }

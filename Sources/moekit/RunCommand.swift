@@ -70,23 +70,16 @@ struct Run: ParsableCommand {
         try sampling.apply(to: &opts)
         installInterruptHandler()
         var rows: [TokenComparison] = []
-        var predictor: EnginePredictor?
+        let predict = stats ? try predictor(for: bundle.model, directory: options.model) : nil
         let counters: KernelCounters? = stats ? KernelCounters() : nil
         let trace: ExpertTrace? = stats ? ExpertTrace(moeLayers: bundle.model.moeLayerIndices.count) : nil
-        if stats {
-            guard !options.model.hasSuffix(".gguf") else { throw ModelError.invalidInput("--stats needs a model directory with config.json") }
-            let config = try ConfigReader(path: options.model + "/config.json")
-            predictor = EnginePredictor(inventory: try Inventories.build(config), matrixElementBytes: bundle.model.lmHead.dtype.size,
-                                        fp8Block: try config.fp8BlockSize())
-        }
+        let probe = TokenProbe(model: bundle.model)
         let out = try TextGeneration(bundle: bundle).run(
             promptIds: ids, options: opts, stopStrings: stop, trace: trace, counters: counters,
             onStep: { state in
-                guard let counters, let predictor, let trace else { return }
-                let pos = state.position - 1
-                let m = TokenMeasurement(position: pos, counters: counters, kvBytes: state.cache.length * state.cache.bytesPerPosition,
-                                         experts: trace.experts.map { $0.indices.contains(pos) ? $0[pos] : [] })
-                rows.append(TokenComparison(measured: m, predicted: predictor.predict(position: pos)))
+                guard let counters, let predict else { return }
+                let m = probe.measure(counters, state: state, trace: trace)
+                rows.append(TokenComparison(measured: m, predicted: predict.predict(position: m.position)))
             },
             onText: { piece in
                 writeStdout(piece)
