@@ -62,20 +62,25 @@ public func dotQ8_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: In
     return (acc + acc2).sum()
 }
 
+/// For one block of 16 nibble bytes at `q` and its 32 activations: (Σ q·x, Σ x) in lanes.
+@inline(__always)
+private func nibbleBlock(_ q: UnsafeRawPointer, _ xb: UnsafePointer<Float>) -> (qx: SIMD8<Float>, x: SIMD8<Float>) {
+    let n0 = nibbles(q), n1 = nibbles(q + 8)
+    let x0 = loadX(xb, 0), x1 = loadX(xb, 8), x2 = loadX(xb, 16), x3 = loadX(xb, 24)
+    var s = n0.low * x0
+    s.addProduct(n1.low, x1)
+    s.addProduct(n0.high, x2)
+    s.addProduct(n1.high, x3)
+    return (s, (x0 + x1) + (x2 + x3))
+}
+
 /// Σ w·x over `blocks` Q4_0 blocks: d·Σ(q−8)·x = d·(Σq·x − 8·Σx).
 public func dotQ4_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
     var acc = SIMD8<Float>()
     for b in 0..<blocks {
         let p = w + b &* 18
         let d = halfToFloat(p.loadUnaligned(as: UInt16.self))
-        let xb = x + b &* 32
-        let n0 = nibbles(p + 2), n1 = nibbles(p + 10)
-        let x0 = loadX(xb, 0), x1 = loadX(xb, 8), x2 = loadX(xb, 16), x3 = loadX(xb, 24)
-        var s = n0.low * x0
-        s.addProduct(n1.low, x1)
-        s.addProduct(n0.high, x2)
-        s.addProduct(n1.high, x3)
-        let xs = (x0 + x1) + (x2 + x3)
+        let (s, xs) = nibbleBlock(p + 2, x + b &* 32)
         acc.addProduct(SIMD8<Float>(repeating: d), s - 8 * xs)
     }
     return acc.sum()
@@ -88,14 +93,7 @@ public func dotQ4_1(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: In
         let p = w + b &* 20
         let d = halfToFloat(p.loadUnaligned(as: UInt16.self))
         let m = halfToFloat(p.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
-        let xb = x + b &* 32
-        let n0 = nibbles(p + 4), n1 = nibbles(p + 12)
-        let x0 = loadX(xb, 0), x1 = loadX(xb, 8), x2 = loadX(xb, 16), x3 = loadX(xb, 24)
-        var s = n0.low * x0
-        s.addProduct(n1.low, x1)
-        s.addProduct(n0.high, x2)
-        s.addProduct(n1.high, x3)
-        let xs = (x0 + x1) + (x2 + x3)
+        let (s, xs) = nibbleBlock(p + 4, x + b &* 32)
         acc.addProduct(SIMD8<Float>(repeating: d), s)
         acc.addProduct(SIMD8<Float>(repeating: m), xs)
     }
