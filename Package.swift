@@ -6,8 +6,10 @@ import PackageDescription
 // haswell (AVX2, FMA, F16C) is the portable x86-64 floor. Apple silicon / arm64 has NEON as baseline.
 #if arch(x86_64)
 let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+let kernelCFlags: [CSetting] = [.unsafeFlags(["-march=haswell", "-O3"])]
 #else
 let kernelFlags: [SwiftSetting] = []
+let kernelCFlags: [CSetting] = [.unsafeFlags(["-O3"])]
 #endif
 
 let package = Package(
@@ -29,7 +31,9 @@ let package = Package(
     targets: [
         // Kernels are optimised in debug builds too: unoptimised SIMD code is ~100x slower, which
         // would make the real-model tests crawl under `swift test`.
-        .target(name: "MoETensor", swiftSettings: kernelFlags + [
+        // The integer-widening quantised dot products, in C: see Sources/MoEKernelsC/include.
+        .target(name: "MoEKernelsC", cSettings: kernelCFlags),
+        .target(name: "MoETensor", dependencies: ["MoEKernelsC"], swiftSettings: kernelFlags + [
             .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
             .unsafeFlags(["-O"], .when(configuration: .debug)),
         ]),

@@ -24,7 +24,7 @@ public struct KernelBenchmarkResult: Sendable {
 /// 128×128 block scales) over `repetitions` runs after a warm-up.
 public func benchmarkMatVec(dtype: DType, rows: Int, cols: Int, repetitions: Int, pool: ThreadPool) -> KernelBenchmarkResult {
     let n = rows * cols
-    let weights = OwnedBuffer(byteCount: n * dtype.size)
+    let weights = OwnedBuffer(byteCount: dtype.bytes(elements: n)!)
     var state: UInt32 = 12345
     func next() -> UInt32 { state = state &* 1_664_525 &+ 1_013_904_223; return state }
     switch dtype {
@@ -36,6 +36,16 @@ public func benchmarkMatVec(dtype: DType, rows: Int, cols: Int, repetitions: Int
         for i in 0..<n {
             let v = Float(Int32(bitPattern: next()) >> 16) / 32768
             p[i] = dtype == .bf16 ? floatToBF16(v) : floatToHalf(v)
+        }
+    case .q8_0, .q4_0, .q4_1:
+        let p = weights.pointer.assumingMemoryBound(to: UInt8.self)
+        let bytes = dtype.bytes(elements: n)!
+        for i in 0..<bytes { p[i] = UInt8(truncatingIfNeeded: next() >> 24) }
+        // Valid half scales (and mins) at the start of every block.
+        for b in 0..<(n / 32) {
+            let o = b * dtype.blockBytes
+            weights.pointer.storeBytes(of: floatToHalf(0.01), toByteOffset: o, as: UInt16.self)
+            if dtype == .q4_1 { weights.pointer.storeBytes(of: floatToHalf(-0.05), toByteOffset: o + 2, as: UInt16.self) }
         }
     default:
         let p = weights.pointer.assumingMemoryBound(to: UInt8.self)

@@ -1,3 +1,4 @@
+import MoEKernelsC
 // Dot products and matrix products over f32 / f16 / bf16 weights with f32 activations.
 // Every fast kernel has a plain reference twin below it; MoETensorTests compares them.
 // No Foundation here: this file is hot.
@@ -173,9 +174,9 @@ public func dotRow(_ w: WeightMatrix, _ r: Int, _ x: UnsafePointer<Float>) -> Fl
     case .bf16: return dotBF16(p, x, w.cols)
     case .f16: return dotF16(p, x, w.cols)
     case .f8e4m3: return dotRowFP8(w, r, x)
-    case .q8_0: return dotQ8_0(p, x, blocks: w.cols / 32)
-    case .q4_0: return dotQ4_0(p, x, blocks: w.cols / 32)
-    case .q4_1: return dotQ4_1(p, x, blocks: w.cols / 32)
+    case .q8_0: return moe_dot_q8_0_f32(p, x, w.cols / 32)
+    case .q4_0: return moe_dot_q4_0_f32(p, x, w.cols / 32)
+    case .q4_1: return moe_dot_q4_1_f32(p, x, w.cols / 32)
     default: preconditionFailure("dotRow: unsupported dtype \(w.dtype)")
     }
 }
@@ -274,7 +275,18 @@ public func matmulRows(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: Unsafe
     case .f32: matmulRows(F32Lanes.self, w, x, y, tokens: tokens, range: range)
     case .bf16: matmulRows(BF16Lanes.self, w, x, y, tokens: tokens, range: range)
     case .f16: matmulRows(F16Lanes.self, w, x, y, tokens: tokens, range: range)
-    case .f8e4m3, .q8_0, .q4_0, .q4_1:
+    case .q8_0, .q4_0, .q4_1:
+        // Several tokens per weight row: each block is unpacked once per four tokens.
+        let rows = w.rows, cols = w.cols, blocks = cols / 32, rb = w.rowBytes
+        for r in range {
+            let p = w.base + r &* rb
+            switch w.dtype {
+            case .q4_0: moe_dot_q4_0_f32_tokens(p, x, cols, y + r, rows, tokens, blocks)
+            case .q4_1: moe_dot_q4_1_f32_tokens(p, x, cols, y + r, rows, tokens, blocks)
+            default: moe_dot_q8_0_f32_tokens(p, x, cols, y + r, rows, tokens, blocks)
+            }
+        }
+    case .f8e4m3:
         let rows = w.rows, cols = w.cols
         for r in range {
             for t in 0..<tokens { y[t &* rows &+ r] = dotRow(w, r, x + t &* cols) }

@@ -258,5 +258,15 @@ func encode(_ values: [Float], as dtype: DType) -> [UInt8] {
             ref.withUnsafeMutableBufferPointer { matmulReference(w, xp.baseAddress!, $0.baseAddress!, tokens: 1) }
         }
         for r in 0..<v.rows { #expect(abs(fast[r] - ref[r]) <= 1e-4 * max(1, abs(ref[r])), "\(dtype) dot row \(r): \(fast[r]) vs \(ref[r])") }
+        // Several tokens at once (the prompt path unpacks each block once per four tokens): 6 tokens
+        // cover a full group of four and a partial one.
+        let tokens = 6
+        let xs = randomFloats(tokens * v.cols, seed: 9)
+        var many = [Float](repeating: 0, count: tokens * v.rows), manyRef = many
+        xs.withUnsafeBufferPointer { xp in
+            many.withUnsafeMutableBufferPointer { matmul(w, xp.baseAddress!, $0.baseAddress!, tokens: tokens, pool: ThreadPool(threads: 2)) }
+            manyRef.withUnsafeMutableBufferPointer { matmulReference(w, xp.baseAddress!, $0.baseAddress!, tokens: tokens) }
+        }
+        for i in many.indices { #expect(abs(many[i] - manyRef[i]) <= 1e-4 * max(1, abs(manyRef[i])), "\(dtype) tokens \(i)") }
     }
 }

@@ -1,0 +1,22 @@
+// Block-quantised dot products with f32 activations. Swift lowers the byte-widening conversions
+// these need to out-of-line calls in some contexts, so they live in this small C target; each has
+// a portable scalar path and an AVX2/FMA/F16C one. MoETensor's plain dequantisers are the reference.
+#ifndef MOE_KERNELS_C_H
+#define MOE_KERNELS_C_H
+#include <stdint.h>
+
+/// Σ w·x over `blocks` GGML Q4_0 blocks (18 bytes per 32 weights).
+float moe_dot_q4_0_f32(const void *w, const float *x, long blocks);
+/// Σ w·x over `blocks` GGML Q4_1 blocks (20 bytes per 32 weights).
+float moe_dot_q4_1_f32(const void *w, const float *x, long blocks);
+/// Σ w·x over `blocks` GGML Q8_0 blocks (34 bytes per 32 weights).
+float moe_dot_q8_0_f32(const void *w, const float *x, long blocks);
+
+
+
+/// The same for `tokens` activation rows at once (`x` rows `xstride` floats apart; results to
+/// `out[t * outstride]`): each weight block is unpacked once per four tokens (prompt processing).
+void moe_dot_q4_0_f32_tokens(const void *w, const float *x, long xstride, float *out, long outstride, long tokens, long blocks);
+void moe_dot_q4_1_f32_tokens(const void *w, const float *x, long xstride, float *out, long outstride, long tokens, long blocks);
+void moe_dot_q8_0_f32_tokens(const void *w, const float *x, long xstride, float *out, long outstride, long tokens, long blocks);
+#endif
