@@ -18,10 +18,32 @@ func installInterruptHandler() {
 }
 
 func loadBundle(_ path: String, threads: Int?) throws -> ModelBundle {
-    writeStderr("loading \(path) ")
     let bundle = try ModelBundle.load(path, pool: try makePool(threads))
+    // Bring the mapped weights into memory with a progress bar, so the first tokens do not stall
+    // on page faults.
+    let files = bundle.model.mappedFiles()
+    let total = files.reduce(0) { $0 + $1.size }
+    let chunk = 16 << 20
+    var done = 0
+    let tty = isatty(2) != 0
+    func bar() {
+        let width = 30
+        let filled = total > 0 ? width * done / total : width
+        writeStderr("\rloading [" + String(repeating: "=", count: filled) + String(repeating: " ", count: width - filled)
+                    + "] \(humanBytes(done)) / \(humanBytes(total))")
+    }
+    for f in files {
+        var o = 0
+        while o < f.size {
+            f.prefetch(offset: o, count: chunk)
+            o += chunk
+            done += min(chunk, f.size - (o - chunk))
+            if tty { bar() }
+        }
+    }
+    if !tty { bar() }
     let c = bundle.model.config
-    writeStderr("· \(c.modelType), \(bundle.model.layers.count) layers, \(humanParams(bundle.model.parameterCounts().total)) parameters, mapped in place\n")
+    writeStderr(" · \(c.modelType), \(bundle.model.layers.count) layers, \(humanParams(bundle.model.parameterCounts().total)) parameters, mapped in place\n")
     return bundle
 }
 
