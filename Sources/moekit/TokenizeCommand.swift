@@ -21,6 +21,9 @@ struct Tokenize: ParsableCommand {
     @Flag(help: "Print {\"tokens\": [...]}.")
     var json = false
 
+    @Flag(help: "Measure encode and decode speed on the text (one core) instead of printing tokens.")
+    var bench = false
+
     func run() throws {
         guard (text == nil) != (file == nil) else { throw ModelError.invalidInput("give exactly one of --text or --file") }
         let input = try text ?? String(decoding: readFile(file!, limit: 1 << 30), as: UTF8.self)
@@ -31,6 +34,23 @@ struct Tokenize: ParsableCommand {
             tokenizer = try Tokenizer(contentsOfFile: model)
         } else {
             tokenizer = try Tokenizer(contentsOfFile: model + "/tokenizer.json")
+        }
+        if bench {
+            let clock = ContinuousClock()
+            let mb = Double(input.utf8.count) / 1e6
+            var best = Double.infinity, bestDecode = Double.infinity
+            var ids: [Int32] = []
+            for _ in 0..<3 {
+                let t0 = clock.now
+                ids = tokenizer.encode(input, addSpecialTokens: false)
+                let t1 = clock.now
+                _ = tokenizer.decode(ids)
+                let t2 = clock.now
+                best = min(best, seconds(t1 - t0))
+                bestDecode = min(bestDecode, seconds(t2 - t1))
+            }
+            print("\(format(mb, digits: 2)) MB of text, \(ids.count) tokens: encode \(format(mb / best)) MB/s, decode \(format(mb / bestDecode)) MB/s (best of 3, one core)")
+            return
         }
         let ids = tokenizer.encode(input, addSpecialTokens: !noSpecial)
         if json {
