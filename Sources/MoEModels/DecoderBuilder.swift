@@ -27,6 +27,18 @@ func commonConfig(_ r: ConfigReader, modelType: String) throws -> TransformerCon
         maxPositions: try r.int("max_position_embeddings", default: 4096, min: 1))
     c.ropeAttentionFactor = Float(rope.attentionFactor)
     c.ropeInterleaved = try r.bool("rope_interleave", default: false)
+    // GGUF's per-frequency divisors (`rope_freqs.weight`), passed on by the GGUF loader.
+    if let factors = r.json["rope_freq_factors"]?.arrayValue {
+        guard factors.count == rotary / 2 else {
+            throw ModelError.config(file: r.file, key: "rope_freqs.weight", message: "\(factors.count) factors for \(rotary / 2) frequencies")
+        }
+        for (i, f) in factors.enumerated() {
+            guard let d = f.doubleValue, d > 0, d.isFinite else {
+                throw ModelError.config(file: r.file, key: "rope_freqs.weight", message: "factors must be positive")
+            }
+            c.inverseFrequencies[i] /= Float(d)
+        }
+    }
     return c
 }
 

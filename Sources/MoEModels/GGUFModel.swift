@@ -6,7 +6,10 @@ import MoETensor
 /// names (`blk.N.attn_q.weight`, ...) are mapped to the Hugging Face ones.
 public enum GGUFModel {
     /// `general.architecture` values that load, and the `model_type` each becomes.
-    public static let architectures: [String: String] = ["llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3"]
+    public static let architectures: [String: String] = [
+        "llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3",
+        "qwen2moe": "qwen2_moe", "qwen3moe": "qwen3_moe", "olmoe": "olmoe",
+    ]
 
     /// GGUF per-layer tensor suffix -> Hugging Face suffix.
     static let layerNames: [(String, String)] = [
@@ -19,6 +22,16 @@ public enum GGUFModel {
         ("attn_q_norm.weight", "self_attn.q_norm.weight"), ("attn_k_norm.weight", "self_attn.k_norm.weight"),
         ("ffn_gate.weight", "mlp.gate_proj.weight"), ("ffn_up.weight", "mlp.up_proj.weight"),
         ("ffn_down.weight", "mlp.down_proj.weight"),
+        ("ffn_gate_inp.weight", "mlp.gate.weight"),
+        ("ffn_gate_shexp.weight", "mlp.shared_expert.gate_proj.weight"),
+        ("ffn_up_shexp.weight", "mlp.shared_expert.up_proj.weight"),
+        ("ffn_down_shexp.weight", "mlp.shared_expert.down_proj.weight"),
+        ("ffn_gate_inp_shexp.weight", "mlp.shared_expert_gate.weight"),
+    ]
+    /// Stacked expert tensors `[experts, rows, cols]` -> per-expert Hugging Face names.
+    static let stackedNames: [(String, String)] = [
+        ("ffn_gate_exps.weight", "gate_proj.weight"), ("ffn_up_exps.weight", "up_proj.weight"),
+        ("ffn_down_exps.weight", "down_proj.weight"),
     ]
     static let globalNames: [String: String] = [
         "token_embd.weight": "model.embed_tokens.weight",
@@ -35,6 +48,16 @@ public enum GGUFModel {
         let suffix = String(rest[rest.index(after: dot)...])
         guard let hf = layerNames.first(where: { $0.0 == suffix })?.1 else { return nil }
         return "model.layers.\(layer).\(hf)"
+    }
+
+    /// `(layer, per-expert suffix)` of a stacked expert tensor name.
+    static func stackedExpert(_ name: String) -> (Int, String)? {
+        guard name.hasPrefix("blk.") else { return nil }
+        let rest = name.dropFirst(4)
+        guard let dot = rest.firstIndex(of: "."), let layer = Int(rest[..<dot]) else { return nil }
+        let suffix = String(rest[rest.index(after: dot)...])
+        guard let hf = stackedNames.first(where: { $0.0 == suffix })?.1 else { return nil }
+        return (layer, hf)
     }
 
     /// The Hugging Face-style config that the metadata describes.
@@ -59,8 +82,12 @@ public enum GGUFModel {
         }
         let hidden = try int("embedding_length")!
         let heads = try int("attention.head_count")!
-        guard g.tensors.contains(where: { $0.name == "rope_freqs.weight" }) == false else {
-            throw fail("rope_freqs.weight", "per-frequency RoPE factors (Llama 3.1 style) are not supported yet")
+        // Llama 3.1-style scaling is stored as per-frequency divisors (`rope_freqs.weight`).
+        var ropeFactors: [Float]?
+        if let t = g.tensors.first(where: { $0.name == "rope_freqs.weight" }) {
+            guard t.type == 0, t.dims.count == 1 else { throw fail("rope_freqs.weight", "expected an F32 vector") }
+            let raw = g.file.bytes(at: t.offset, count: t.byteCount)
+            ropeFactors = (0..<t.dims[0]).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
         }
         let vocab = try int("vocab_size", required: false)
             ?? g["tokenizer.ggml.tokens"]?.arrayValue?.count
@@ -83,9 +110,31 @@ public enum GGUFModel {
             ("rope_interleave", .bool(arch == "llama")),
             ("hidden_act", .string("silu")),
         ]
+        if let ropeFactors {
+            members.append(("rope_freq_factors", .array(ropeFactors.map { .double(Double($0)) })))
+        }
         if arch == "llama" {
             let hasBias = g.tensors.contains { $0.name.hasSuffix("attn_q.bias") }
             members.append(("attention_bias", .bool(hasBias)))
+        }
+        if type.hasSuffix("moe") {
+            let experts = try int("expert_count")!
+            members.append(("num_experts", .int(experts)))
+            members.append(("num_experts_per_tok", .int(try int("expert_used_count")!)))
+            if let w = try int("expert_feed_forward_length", required: false) {
+                members.append(("moe_intermediate_size", .int(w)))
+                if arch == "olmoe" { members.removeAll { $0.0 == "intermediate_size" }; members.append(("intermediate_size", .int(w))) }
+            }
+            if let w = try int("expert_shared_feed_forward_length", required: false) {
+                members.append(("shared_expert_intermediate_size", .int(w)))
+            }
+            // llama.cpp renormalises the chosen weights for Qwen3-MoE, not for Qwen2-MoE or OLMoE.
+            members.append(("norm_topk_prob", .bool(arch == "qwen3moe")))
+            // Layers without a router are dense MLPs.
+            let layers = try int("block_count")!
+            let dense = (0..<layers).filter { l in !g.tensors.contains { $0.name == "blk.\(l).ffn_gate_inp.weight" } }
+            members.append(("mlp_only_layers", .array(dense.map { .int($0) })))
+            if arch == "qwen2moe" { members.append(("qkv_bias", .bool(g.tensors.contains { $0.name.hasSuffix("attn_q.bias") }))) }
         }
         if let scaling = g["\(arch).rope.scaling.type"]?.stringValue, scaling != "none" {
             guard scaling == "linear", let f = try double("rope.scaling.factor") else {
@@ -102,15 +151,26 @@ public enum GGUFModel {
         let config = try config(g)
         var entries: [TensorEntry] = []
         for e in g.entries() {
-            guard let hf = hfName(e.name) else { continue }
-            entries.append(TensorEntry(name: hf, dtype: e.dtype, shape: e.shape, file: e.file, offset: e.offset, byteCount: e.byteCount))
+            if let hf = hfName(e.name) {
+                // GGUF keeps the shared-expert gate as a vector; Hugging Face as a [1, hidden] matrix.
+                let shape = e.name.hasSuffix("ffn_gate_inp_shexp.weight") && e.shape.count == 1 ? [1] + e.shape : e.shape
+                entries.append(TensorEntry(name: hf, dtype: e.dtype, shape: shape, file: e.file, offset: e.offset, byteCount: e.byteCount))
+            } else if let (layer, suffix) = stackedExpert(e.name), e.shape.count == 3 {
+                // Each expert is a view into the stacked tensor: no copy.
+                let (n, rows, cols) = (e.shape[0], e.shape[1], e.shape[2])
+                guard let per = e.dtype.bytes(elements: rows * cols), per * n == e.byteCount else { continue }
+                for x in 0..<n {
+                    entries.append(TensorEntry(name: "model.layers.\(layer).mlp.experts.\(x).\(suffix)", dtype: e.dtype, shape: [rows, cols],
+                                               file: e.file, offset: e.offset + x * per, byteCount: per))
+                }
+            }
         }
         // A tensor of a type without kernels fails with its GGUF name and type when it is bound.
         let unsupported = g.unsupportedTensors
         let dir = TensorDirectory(directory: path, entries: entries)
         do {
             let model = try ModelRegistry.build(config: config, tensors: dir, pool: pool)
-            model.unusedTensors = g.tensors.map(\.name).filter { hfName($0) == nil }
+            model.unusedTensors = g.tensors.map(\.name).filter { hfName($0) == nil && stackedExpert($0) == nil }
             return model
         } catch ModelError.missingTensor(let name) where !unsupported.isEmpty {
             let gguf = g.tensors.first { hfName($0.name).map { name.hasPrefix($0) } ?? false }
