@@ -22,6 +22,7 @@ public enum GGUFModel {
         ("attn_q_norm.weight", "self_attn.q_norm.weight"), ("attn_k_norm.weight", "self_attn.k_norm.weight"),
         ("ffn_gate.weight", "mlp.gate_proj.weight"), ("ffn_up.weight", "mlp.up_proj.weight"),
         ("ffn_down.weight", "mlp.down_proj.weight"),
+        ("ffn_gate.bias", "mlp.gate_proj.bias"), ("ffn_up.bias", "mlp.up_proj.bias"), ("ffn_down.bias", "mlp.down_proj.bias"),
         ("ffn_gate_inp.weight", "mlp.gate.weight"),
         ("ffn_gate_shexp.weight", "mlp.shared_expert.gate_proj.weight"),
         ("ffn_up_shexp.weight", "mlp.shared_expert.up_proj.weight"),
@@ -116,6 +117,7 @@ public enum GGUFModel {
         if arch == "llama" {
             let hasBias = g.tensors.contains { $0.name.hasSuffix("attn_q.bias") }
             members.append(("attention_bias", .bool(hasBias)))
+            members.append(("mlp_bias", .bool(g.tensors.contains { $0.name.hasSuffix("ffn_gate.bias") })))
         }
         if type.hasSuffix("moe") {
             let experts = try int("expert_count")!
@@ -170,7 +172,7 @@ public enum GGUFModel {
         let dir = TensorDirectory(directory: path, entries: entries)
         do {
             let model = try ModelRegistry.build(config: config, tensors: dir, pool: pool)
-            model.unusedTensors = g.tensors.map(\.name).filter { hfName($0) == nil && stackedExpert($0) == nil }
+            model.unusedTensors = g.tensors.map(\.name).filter { hfName($0) == nil && stackedExpert($0) == nil && $0 != "rope_freqs.weight" }
             return model
         } catch ModelError.missingTensor(let name) where !unsupported.isEmpty {
             let gguf = g.tensors.first { hfName($0.name).map { name.hasPrefix($0) } ?? false }

@@ -1,0 +1,35 @@
+import Foundation
+import Testing
+import MoEModels
+import MoERuntime
+
+/// The tiny oracle models converted to GGUF the way llama.cpp's converter lays them out
+/// (scripts/oracle/tiny_to_gguf.py: llama q/k row permutation, stacked experts, `rope_freqs` for
+/// llama3 scaling) run from the GGUF exactly as from safetensors: the transformers logits, the same
+/// greedy tokens and the same experts.
+@Suite struct GGUFParityTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/gguf").path
+
+    @Test(arguments: ["llama", "llama_f16", "qwen2", "qwen3", "qwen2_moe", "qwen3_moe", "olmoe"])
+    func ggufMatchesTransformers(name: String) throws {
+        let path = Self.root + "/\(name).gguf"
+        try #require(FileManager.default.fileExists(atPath: path), "missing \(path)")
+        let oracle = try Oracle(name)
+        let model = try loadModel(directory: path, pool: Fixtures.pool)
+        let V = model.config.vocabSize
+        let logits = try model.forward(oracle.inputIds, state: model.makeState(), logits: .all)
+        for (p, ref) in oracle.logits.enumerated() {
+            let scale = ref.map(abs).max()!
+            let d = maxAbsDiff(logits[(p * V)..<((p + 1) * V)], ref)
+            #expect(d <= 1e-4 * scale, "\(name) position \(p): max |Δlogit| \(d)")
+        }
+        var options = GenerationOptions()
+        options.maxTokens = oracle.greedy.count
+        let trace = ExpertTrace(moeLayers: model.moeLayerIndices.count)
+        let out = try Generator(model: model).generate(prompt: oracle.inputIds, options: options, trace: trace)
+        #expect(out.tokens == oracle.greedy, "\(name)")
+        #expect(trace.experts == oracle.experts, "\(name)")
+        #expect(model.unusedTensors.allSatisfy { $0.hasPrefix("rope_freqs") == false }, "\(model.unusedTensors)")
+    }
+}
