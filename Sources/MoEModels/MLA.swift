@@ -153,10 +153,31 @@ extension TransformerModel {
                     }
                     scores[j] = total
                 }
-                // Top-k by score, ties to the earlier position.
-                var order = Array(0..<n)
-                order.sort { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
-                for j in 0..<d.topK { out[j] = Int32(order[j]) }
+                // Top-k by score (ties to the earlier position) with a min-heap in per-thread scratch.
+                let heap = s.indexHeap + thread * d.topK
+                let k = d.topK
+                func better(_ a: Int32, _ b: Int32) -> Bool {
+                    scores[Int(a)] > scores[Int(b)] || (scores[Int(a)] == scores[Int(b)] && a < b)
+                }
+                func siftDown(_ start: Int, _ count: Int) {
+                    var i = start
+                    while true {
+                        let l = 2 * i + 1, r = l + 1
+                        var worst = i
+                        if l < count && better(heap[worst], heap[l]) { worst = l }
+                        if r < count && better(heap[worst], heap[r]) { worst = r }
+                        if worst == i { return }
+                        let tmp = heap[i]; heap[i] = heap[worst]; heap[worst] = tmp
+                        i = worst
+                    }
+                }
+                for j in 0..<k { heap[j] = Int32(j) }
+                for i in stride(from: k / 2 - 1, through: 0, by: -1) { siftDown(i, k) }
+                for j in k..<n where better(Int32(j), heap[0]) {
+                    heap[0] = Int32(j)
+                    siftDown(0, k)
+                }
+                for j in 0..<k { out[j] = heap[j] }
                 s.selectedCount[t] = d.topK
             }
         }

@@ -349,6 +349,10 @@ final class Scratch {
     var qResid, mlaQ, mlaPerThread, indexQ, indexWeights, indexScores: UnsafeMutablePointer<Float>
     var selected: UnsafeMutablePointer<Int32>
     var selectedCount: UnsafeMutablePointer<Int>
+    /// Per-thread heap for the DSA top-k (`topK` ids per thread).
+    var indexHeap: UnsafeMutablePointer<Int32>
+    /// Buffers sized by the context (freed when the context outgrows them).
+    private var contextStorage: [UnsafeMutablePointer<Float>] = []
     /// Floats of per-thread MLA scratch: absorbed query and latent output, `2 * kvLoraRank`.
     var mlaPerThreadStride = 0
     var routeIds: UnsafeMutablePointer<Int32>
@@ -366,6 +370,7 @@ final class Scratch {
         groupTokens = .allocate(capacity: 1)
         selected = .allocate(capacity: 1)
         selectedCount = .allocate(capacity: 1)
+        indexHeap = .allocate(capacity: 1)
         storage = [empty]
     }
 
@@ -375,6 +380,8 @@ final class Scratch {
         groupTokens.deallocate()
         selected.deallocate()
         selectedCount.deallocate()
+        indexHeap.deallocate()
+        for p in contextStorage { p.deallocate() }
     }
 
     private func alloc(_ n: Int) -> UnsafeMutablePointer<Float> {
@@ -420,19 +427,26 @@ final class Scratch {
                 indexWeights = alloc(T * d.heads)
                 selected.deallocate(); selected = .allocate(capacity: T * d.topK)
                 selectedCount.deallocate(); selectedCount = .allocate(capacity: T)
+                indexHeap.deallocate(); indexHeap = .allocate(capacity: threads * d.topK)
             }
             routeIds.deallocate(); routeIds = .allocate(capacity: T * topK)
             groupTokens.deallocate(); groupTokens = .allocate(capacity: T)
             tokens = T
-            self.context = 0
-            scores = alloc(1)
         }
         if context > self.context {
             var cap = max(self.context, 256)
             while cap < context { cap *= 2 }
-            scores = alloc(cap * threads)
+            for p in contextStorage { p.deallocate() }
+            func contextAlloc(_ n: Int) -> UnsafeMutablePointer<Float> {
+                let p = UnsafeMutablePointer<Float>.allocate(capacity: n)
+                p.initialize(repeating: 0, count: n)
+                contextStorage.append(p)
+                return p
+            }
+            contextStorage = []
+            scores = contextAlloc(cap * threads)
             scoresStride = cap
-            if c.dsa != nil { indexScores = alloc(cap * threads) }
+            if c.dsa != nil { indexScores = contextAlloc(cap * threads) }
             self.context = cap
         }
     }
