@@ -170,3 +170,16 @@ func loadError(_ dir: String) -> String? {
         #expect(try model.forward(ids, state: model.makeState(), logits: .all) == base.forward(ids, state: base.makeState(), logits: .all))
     }
 }
+
+@Suite struct KimiTests {
+    /// Kimi-K2 ships `model_type: kimi_k2` with DeepSeek-V3's architecture (its own code is a copy of
+    /// it): the DeepSeek-V3 fixture relabelled runs identically.
+    @Test func kimiK2IsDeepSeekV3() throws {
+        let d = try copyFixture("deepseek_v3") { set(&$0, "model_type", .string("kimi_k2")) }
+        let kimi = try loadModel(directory: d, pool: Fixtures.pool)
+        let base = try loadModel(directory: Fixtures.path("deepseek_v3"), pool: Fixtures.pool)
+        #expect(kimi.config.modelType == "kimi_k2")
+        let ids: [Int32] = [5, 9, 14, 2, 7, 1]
+        #expect(try kimi.forward(ids, state: kimi.makeState(), logits: .all) == base.forward(ids, state: base.makeState(), logits: .all))
+    }
+}
