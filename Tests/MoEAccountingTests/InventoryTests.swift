@@ -8,7 +8,7 @@ let tinyRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().delet
     .appendingPathComponent("Fixtures/tiny").path
 let tinyNames = ["llama", "llama_f16", "qwen2", "qwen3", "granite", "mixtral", "qwen2_moe", "qwen3_moe",
                  "qwen3_moe_step2", "olmoe", "granitemoe",
-                 "deepseek_v3", "deepseek_v3_noq", "glm4_moe", "glm_moe_dsa", "deepseek_v3_fp8", "glm_moe_dsa_fp8"]
+                 "deepseek_v3", "deepseek_v3_noq", "glm4_moe", "glm_moe_dsa", "deepseek_v3_fp8", "glm_moe_dsa_fp8", "deepseek_v32"]
 
 func tinyInventory(_ name: String) throws -> ModelInventory {
     try Inventories.build(ConfigReader(path: tinyRoot + "/\(name)/config.json"))

@@ -41,7 +41,7 @@ import MoERuntime
 
     /// DSA: the positions each query attends (the indexer's top-k, reused by "shared" layers) are
     /// those transformers chose, over a full pass of prompt + greedy tokens.
-    @Test(arguments: ["glm_moe_dsa", "glm_moe_dsa_fp8"])
+    @Test(arguments: ["glm_moe_dsa", "glm_moe_dsa_fp8", "deepseek_v32"])
     func sparseAttentionChoicesMatchTransformers(name: String) throws {
         let oracle = try Oracle(name)
         let expected = try #require(oracle.indexerTopK)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Tiny DeepSeek-V3 / GLM-4-MoE / GLM-MoE-DSA checkpoints plus reference outputs for MoEKit tests.
+"""Tiny DeepSeek-V3 / DeepSeek-V3.2 / GLM-4-MoE / GLM-MoE-DSA checkpoints plus reference outputs for MoEKit tests.
 
 Companion of make_tiny_models.py (same output layout, same oracle.json keys, same
 margin rules) for the MLA / sigmoid-router family:
@@ -43,6 +43,7 @@ from safetensors.torch import load_file, save_file
 from transformers import (
     AutoModelForCausalLM,
     DeepseekV3Config,
+    DeepseekV32Config,
     GenerationConfig,
     Glm4MoeConfig,
     GlmMoeDsaConfig,
@@ -182,11 +183,36 @@ GLM_MOE_DSA = dict(
     rope_parameters=rope(10000.0),
 )
 
+# DeepSeek-V3.2 (DSA): the same MLA + sigmoid-router model with an indexer on EVERY layer (the config
+# has no indexer_types: there are no shared layers). The main attention always uses interleaved RoPE
+# (the config class removes `rope_interleave`), the indexer uses NON-interleaved rotate-half RoPE on
+# the first qk_rope_head_dim dims of its q/k (see MLA_NOTES.md section 8).
+DEEPSEEK_V32 = dict(
+    **MLA,
+    vocab_size=108,
+    num_hidden_layers=4,
+    q_lora_rank=40,  # required: this class has no q_proj variant
+    n_routed_experts=12,
+    num_experts_per_tok=3,
+    n_group=1,
+    topk_group=1,
+    routed_scaling_factor=2.5,
+    first_k_dense_replace=1,
+    mlp_layer_types=["dense", "sparse", "sparse", "sparse"],  # what first_k_dense_replace=1 derives anyway
+    index_topk=6,
+    index_n_heads=4,
+    index_head_dim=16,
+    rms_norm_eps=1e-5,  # != the fixed 1e-6 of the latent norms, so both eps values occur
+    max_position_embeddings=256,
+    rope_parameters=rope(10000.0),
+)
+
 # name -> spec
 #   cls, kw:     config class and kwargs
 #   dtype:       F32 / BF16 / F8_E4M3 (FP8 weights, everything else F32)
 #   moe_layers:  expected MoE decoder layers
 #   indexer:     True for the DSA models
+#   indexer_rope_interleaved: RoPE style of the indexer q/k (DSA models only)
 SPECS = OrderedDict(
     deepseek_v3=dict(cls=DeepseekV3Config, kw=DEEPSEEK_V3, dtype="F32", moe_layers=[1, 2], indexer=False),
     deepseek_v3_noq=dict(
@@ -239,9 +265,31 @@ SPECS = OrderedDict(
         moe_layers=[1, 2],
         indexer=False,
     ),
-    glm_moe_dsa=dict(cls=GlmMoeDsaConfig, kw=GLM_MOE_DSA, dtype="F32", moe_layers=[1, 2, 3], indexer=True),
+    glm_moe_dsa=dict(
+        cls=GlmMoeDsaConfig,
+        kw=GLM_MOE_DSA,
+        dtype="F32",
+        moe_layers=[1, 2, 3],
+        indexer=True,
+        indexer_rope_interleaved=True,
+    ),
+    deepseek_v32=dict(
+        cls=DeepseekV32Config,
+        kw=DEEPSEEK_V32,
+        dtype="F32",
+        moe_layers=[1, 2, 3],
+        indexer=True,
+        indexer_rope_interleaved=False,
+    ),
     deepseek_v3_fp8=dict(cls=DeepseekV3Config, kw=DEEPSEEK_V3, dtype="F8_E4M3", moe_layers=[1, 2], indexer=False),
-    glm_moe_dsa_fp8=dict(cls=GlmMoeDsaConfig, kw=GLM_MOE_DSA, dtype="F8_E4M3", moe_layers=[1, 2, 3], indexer=True),
+    glm_moe_dsa_fp8=dict(
+        cls=GlmMoeDsaConfig,
+        kw=GLM_MOE_DSA,
+        dtype="F8_E4M3",
+        moe_layers=[1, 2, 3],
+        indexer=True,
+        indexer_rope_interleaved=True,
+    ),
 )
 # An FP8 model is the block-quantized version of the same random f32 model (same seed): the seed
 # search of either member of a pair only accepts seeds for which both members pass every check.
@@ -415,15 +463,30 @@ def rope_interleaved(x, pos, inv_freq):
     return out
 
 
-def indexer_scores(indexer, x, q_resid, inv_freq):
-    """Independent re-computation of the DSA lightning-indexer scores [S, S] (causal part valid)."""
+def rope_half(x, pos, inv_freq):
+    """NeoX / rotate-half style: pairs (x[i], x[i + R/2]) rotated by pos * inv_freq[i]."""
+    ang = pos[:, None].float() * inv_freq[None, :]  # [S, R/2]
+    while ang.dim() < x.dim():
+        ang = ang.unsqueeze(-2)
+    cos, sin = ang.cos(), ang.sin()
+    half = x.shape[-1] // 2
+    lo, hi = x[..., :half], x[..., half:]
+    return torch.cat([lo * cos - hi * sin, hi * cos + lo * sin], dim=-1)
+
+
+def indexer_scores(indexer, x, q_resid, inv_freq, interleaved: bool):
+    """Independent re-computation of the DSA lightning-indexer scores [S, S] (causal part valid).
+
+    RoPE goes on the FIRST qk_rope_head_dim dims of the indexer q/k: interleaved pairs for GLM-MoE-DSA,
+    rotate-half pairs for DeepSeek-V3.2."""
     s = x.shape[0]
     h, d, r = indexer.n_heads, indexer.head_dim, indexer.qk_rope_head_dim
     pos = torch.arange(s)
+    rot = rope_interleaved if interleaved else rope_half
     q = (q_resid @ indexer.wq_b.weight.T).view(s, h, d)
     k = layer_norm(x @ indexer.wk.weight.T, indexer.k_norm.weight, indexer.k_norm.bias, indexer.k_norm.eps)
-    q = torch.cat([rope_interleaved(q[..., :r], pos, inv_freq), q[..., r:]], dim=-1)
-    k = torch.cat([rope_interleaved(k[..., :r], pos, inv_freq), k[..., r:]], dim=-1)
+    q = torch.cat([rot(q[..., :r], pos, inv_freq), q[..., r:]], dim=-1)
+    k = torch.cat([rot(k[..., :r], pos, inv_freq), k[..., r:]], dim=-1)
     per_head = torch.relu(torch.einsum("ihd,jd->hij", q, k) * d**-0.5)  # [H, S, S]
     w = (x @ indexer.weights_proj.weight.T) * h**-0.5  # [S, H]
     return torch.einsum("ih,hij->ij", w, per_head)
@@ -476,7 +539,10 @@ def evaluate(model, spec, seed: int):
             attn = layer.self_attn
             handles.append(
                 attn.register_forward_hook(
-                    lambda m, a, o, li=li: captured.__setitem__(("attn", li), (o[1].detach().clone(), o[2].clone()))
+                    lambda m, a, o, li=li: captured.__setitem__(
+                        # GLM-MoE-DSA returns the top-k it used as o[2]; DeepSeek-V3.2 returns only (out, weights)
+                        ("attn", li), (o[1].detach().clone(), o[2].clone() if len(o) > 2 else None)
+                    )
                 )
             )
             if attn.indexer is not None:
@@ -543,11 +609,17 @@ def evaluate(model, spec, seed: int):
         top_k=k,
     )
     if spec["indexer"]:
-        evaluate_indexer(model, captured, n_pos, rec, fail)
+        evaluate_indexer(model, spec, captured, n_pos, rec, fail)
     return rec, ok, reason
 
 
-def evaluate_indexer(model, captured, n_pos, rec, fail):
+def indexer_types(cfg):
+    """GLM-MoE-DSA has per-layer "full"/"shared"; DeepSeek-V3.2 has an indexer on every layer."""
+    types = getattr(cfg, "indexer_types", None)
+    return list(types) if types is not None else ["full"] * cfg.num_hidden_layers
+
+
+def evaluate_indexer(model, spec, captured, n_pos, rec, fail):
     cfg = model.config
     topk = cfg.index_topk
     inv_freq = model.model.rotary_emb.inv_freq.float()
@@ -555,8 +627,12 @@ def evaluate_indexer(model, captured, n_pos, rec, fail):
     selected, full_layers, idx_margins = [], [], []
     min_rel = math.inf
     nontrivial = 0
+    other_rope_rows = 0  # rows whose top-k would differ with the other RoPE style (report only)
     for li, layer in enumerate(model.model.layers):
         attn_w, topk_idx = captured[("attn", li)]
+        if topk_idx is None:  # DeepSeek-V3.2: every layer has its own indexer, whose output is the top-k
+            assert layer.self_attn.indexer is not None
+            topk_idx = captured[("indexer", li)][2]
         rows = []
         for i in range(n_pos):
             keys = sorted(j for j in topk_idx[0, i].tolist() if j <= i)
@@ -569,21 +645,31 @@ def evaluate_indexer(model, captured, n_pos, rec, fail):
                 nontrivial += 1
         selected.append(rows)
         if layer.self_attn.indexer is None:
-            assert cfg.indexer_types[li] == "shared" and rows == selected[li - 1]
+            assert indexer_types(cfg)[li] == "shared" and rows == selected[li - 1]
             continue
+        assert indexer_types(cfg)[li] == "full"
         full_layers.append(li)
         x, q_resid, idx = captured[("indexer", li)]
         assert torch.equal(idx, topk_idx)
-        scores = indexer_scores(layer.self_attn.indexer, x.float(), q_resid.float(), inv_freq)
+        scores = indexer_scores(
+            layer.self_attn.indexer, x.float(), q_resid.float(), inv_freq, spec["indexer_rope_interleaved"]
+        )
+        other = indexer_scores(
+            layer.self_attn.indexer, x.float(), q_resid.float(), inv_freq, not spec["indexer_rope_interleaved"]
+        )
         margins = []
         for i in range(n_pos):
+            if i + 1 > topk:
+                wrong = sorted(torch.sort(other[i, : i + 1], descending=True).indices[:topk].tolist())
+                other_rope_rows += wrong != selected[li][i]
             if i + 1 <= topk:
                 margins.append(None)  # every causal key is kept: no selection happens
                 continue
             row = scores[i, : i + 1]
             order = torch.sort(row, descending=True)
             gap = float(order.values[topk - 1] - order.values[topk])
-            rel = gap / float(row.abs().max())
+            scale = float(row.abs().max())
+            rel = gap / scale if scale > 0 else 0.0  # an all-zero row (every ReLU dead) is one big tie
             min_rel = min(min_rel, rel)
             margins.append(gap)
             if rel >= INDEXER_REL_MARGIN:  # otherwise the seed is rejected anyway (ties, e.g. all-zero ReLU rows)
@@ -598,6 +684,7 @@ def evaluate_indexer(model, captured, n_pos, rec, fail):
         indexer_margins=idx_margins,
         min_indexer_rel=min_rel,
         indexer_nontrivial=nontrivial,
+        indexer_other_rope_rows=other_rope_rows,
     )
 
 
@@ -632,7 +719,7 @@ def oracle_json(name, spec, seed, model, rec, eos):
     o["softmax_scale"] = f32_text(attn0.scaling)
     if spec["indexer"]:
         o["index_topk"] = cfg.index_topk
-        o["indexer_types"] = list(cfg.indexer_types)
+        o["indexer_types"] = indexer_types(cfg)
         o["indexer_layers"] = rec["indexer_layers"]
         o["indexer_topk"] = rec["indexer_topk"]
         o["indexer_margins"] = [[None if m is None else f32_text(m) for m in row] for row in rec["indexer_margins"]]
@@ -728,7 +815,8 @@ def describe(name, model):
             f"kv_a_proj_with_mqa -> [latent {attn.kv_lora_rank} | k_rope {attn.qk_rope_head_dim} (one, shared by all heads)]; "
             f"kv_a_layernorm(latent) -> kv_b_proj -> per head [k_nope {attn.qk_nope_head_dim} | v {attn.v_head_dim}]"
         )
-        interleave = cfg.model_type == "glm_moe_dsa" or bool(getattr(cfg, "rope_interleave", False))
+        # GLM-MoE-DSA and DeepSeek-V3.2 always interleave (no switch); DeepSeek-V3 follows rope_interleave.
+        interleave = cfg.model_type in ("glm_moe_dsa", "deepseek_v32") or bool(getattr(cfg, "rope_interleave", False))
         lines.append(f"    rope on the rope slice, {'interleaved pairs (2i, 2i+1)' if interleave else 'rotate-half'}")
     else:
         rd = 2 * rot.inv_freq.numel()
@@ -747,10 +835,11 @@ def describe(name, model):
         f"top-{cfg.num_experts_per_tok} of {cfg.n_routed_experts}, norm_topk_prob {cfg.norm_topk_prob}, "
         f"routed_scaling_factor {cfg.routed_scaling_factor}, shared experts {cfg.n_shared_experts}"
     )
-    if cfg.model_type == "glm_moe_dsa":
+    if cfg.model_type in ("glm_moe_dsa", "deepseek_v32"):
+        style = "interleaved" if cfg.model_type == "glm_moe_dsa" else "rotate-half (NOT interleaved)"
         lines.append(
             f"    DSA: index_topk {cfg.index_topk}, {cfg.index_n_heads} heads x {cfg.index_head_dim} "
-            f"(rope on the first {cfg.qk_rope_head_dim} dims, interleaved), indexer_types {cfg.indexer_types}, "
+            f"(rope on the first {cfg.qk_rope_head_dim} dims, {style}), indexer_types {indexer_types(cfg)}, "
             f"mlp_layer_types {cfg.mlp_layer_types}"
         )
     print("\n".join(lines))
@@ -819,7 +908,8 @@ def build_one(name, spec, show_keys=False):
         print(
             f"[{name}] indexer: full layers {rec['indexer_layers']}, min_indexer_margin_rel={rec['min_indexer_rel']:.3e}, "
             f"rows restricted per full layer={sum(m is not None for m in rec['indexer_margins'][0])}, "
-            f"rows (all layers) whose selection is not simply the last {model.config.index_topk}={rec['indexer_nontrivial']}"
+            f"rows (all layers) whose selection is not simply the last {model.config.index_topk}={rec['indexer_nontrivial']}, "
+            f"rows (full layers) whose selection would differ with the other indexer RoPE style={rec['indexer_other_rope_rows']}"
         )
     print(f"[{name}] rejected seeds: {dict(rejected) or 'none'}; tensor dtypes: {dtype_counts}")
     print(f"[{name}] files: " + ", ".join(f"{p.name}={p.stat().st_size}" for p in files))
