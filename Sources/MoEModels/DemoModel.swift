@@ -35,7 +35,7 @@ public enum DemoModel {
         let H = try r.int("hidden_size"), V = try r.int("vocab_size"), L = try r.int("num_hidden_layers")
         let heads = try r.int("num_attention_heads"), kv = try r.int("num_key_value_heads"), hd = try r.int("head_dim")
         let E = try r.int("num_experts"), I = try r.int("intermediate_size"), EI = try r.int("moe_intermediate_size")
-        var rng = DemoRandom(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var out: [SafetensorsWriter.Tensor] = []
         func add(_ name: String, _ shape: [Int], std: Float, mean: Float = 0) {
             let n = shape.reduce(1, *)
@@ -71,27 +71,3 @@ public enum DemoModel {
         return out
     }
 }
-
-/// SplitMix64 with a Box-Muller normal, for synthetic weights.
-struct DemoRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 24) }
-    mutating func normal() -> Float {
-        let u1 = max(uniform(), 1e-7), u2 = uniform()
-        return (-2 * logf(u1)).squareRoot() * cosf(2 * .pi * u2)
-    }
-}
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

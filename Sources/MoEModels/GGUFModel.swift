@@ -149,7 +149,12 @@ public enum GGUFModel {
 
     /// Loads a `.gguf` file: tensors stay in the mapped file.
     public static func load(path: String, pool: ThreadPool) throws -> TransformerModel {
-        let g = try GGUFFile(path: path)
+        try load(gguf: GGUFFile(path: path), pool: pool)
+    }
+
+    /// Builds the model of an already parsed GGUF file.
+    public static func load(gguf g: GGUFFile, pool: ThreadPool) throws -> TransformerModel {
+        let path = g.path
         let config = try config(g)
         var entries: [TensorEntry] = []
         for e in g.entries() {

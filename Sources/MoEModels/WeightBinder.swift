@@ -49,7 +49,9 @@ public struct WeightBinder {
         let e = try entry(name, shape: [count, rows, cols])
         guard e.dtype != .f8e4m3 else { throw ModelError.badTensor(name, "stacked FP8 tensors are not supported") }
         let base = e.data ?? UnsafeRawPointer(bitPattern: 64)!
-        let step = rows * cols * e.dtype.size
+        guard let step = e.dtype.bytes(elements: rows * cols) else {
+            throw ModelError.badTensor(name, "rows of \(cols) do not hold whole \(e.dtype.rawValue) blocks")
+        }
         return (0..<count).map { WeightMatrix(base: base + $0 * step, dtype: e.dtype, rows: rows, cols: cols, owner: e.file) }
     }
 

@@ -18,12 +18,18 @@ public final class ModelBundle: @unchecked Sendable {
     public let stopTokens: Set<Int32>
     /// `bos_token`, `eos_token` as the chat template sees them.
     public let specialTokens: [String: String]
+    /// Why the tokenizer or chat template could not be built, if they were present but bad. A model
+    /// still runs from token ids; these surface when text is asked for.
+    public private(set) var tokenizerError: Error?
+    public private(set) var templateError: Error?
 
     static let endOfTurnNames = ["<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "</s>",
                                  "<|return|>", "<|end▁of▁sentence|>", "<|user|>", "<|observation|>"]
 
     public init(path: String, model: TransformerModel, tokenizer: Tokenizer?, chatTemplate: ChatTemplate?,
-                eosIds: [Int32], specialTokens: [String: String]) {
+                eosIds: [Int32], specialTokens: [String: String], tokenizerError: Error? = nil, templateError: Error? = nil) {
+        self.tokenizerError = tokenizerError
+        self.templateError = templateError
         self.path = path
         self.model = model
         self.tokenizer = tokenizer
@@ -38,14 +44,19 @@ public final class ModelBundle: @unchecked Sendable {
         stopTokens = stops
     }
 
-    /// Loads a model directory or `.gguf` file with its tokenizer and template (both optional).
+    /// Runs `build`, keeping its error instead of throwing it.
+    static func attempt<T>(_ build: () throws -> T?) -> (T?, Error?) {
+        do { return (try build(), nil) } catch { return (nil, error) }
+    }
+
+    /// Loads a model directory or `.gguf` file with its tokenizer and template (both optional; a bad
+    /// one is reported when text is asked for, not while loading).
     public static func load(_ path: String, pool: ThreadPool) throws -> ModelBundle {
-        let model = try loadModel(directory: path, pool: pool)
-        if path.hasSuffix(".gguf") {
-            let g = try GGUFFile(path: path)
-            let tokenizer = try? Tokenizer(gguf: g)
-            var template: ChatTemplate?
-            if let source = g["tokenizer.chat_template"]?.stringValue { template = try ChatTemplate(source: source) }
+        if path.hasSuffix(".gguf") && fileExists(path) {
+            let g = try GGUFFile(path: path)   // parsed once for the model and the tokenizer
+            let model = try GGUFModel.load(gguf: g, pool: pool)
+            let (tokenizer, tokenizerError) = attempt { try Tokenizer(gguf: g) }
+            let (template, templateError) = attempt { try g["tokenizer.chat_template"]?.stringValue.map { try ChatTemplate(source: $0) } }
             var special: [String: String] = [:]
             var eos: [Int32] = []
             if let t = tokenizer {
@@ -55,41 +66,47 @@ public final class ModelBundle: @unchecked Sendable {
                     if let s = t.idToToken(Int32(e)) { special["eos_token"] = s }
                 }
             }
-            return ModelBundle(path: path, model: model, tokenizer: tokenizer, chatTemplate: template, eosIds: eos, specialTokens: special)
+            return ModelBundle(path: path, model: model, tokenizer: tokenizer, chatTemplate: template, eosIds: eos,
+                               specialTokens: special, tokenizerError: tokenizerError, templateError: templateError)
         }
+        let model = try loadModel(directory: path, pool: pool)
         let dir = path.hasSuffix("/") ? String(path.dropLast()) : path
-        let tokenizer: Tokenizer? = fileExists(dir + "/tokenizer.json") ? try Tokenizer(contentsOfFile: dir + "/tokenizer.json") : nil
-        var template: ChatTemplate?
-        var special: [String: String] = [:]
-        if fileExists(dir + "/chat_template.jinja") {
-            template = try ChatTemplate(source: String(decoding: try readFile(dir + "/chat_template.jinja"), as: UTF8.self))
+        let (tokenizer, tokenizerError) = attempt {
+            fileExists(dir + "/tokenizer.json") ? try Tokenizer(contentsOfFile: dir + "/tokenizer.json") : nil
         }
-        if fileExists(dir + "/tokenizer_config.json") {
-            let cfg = try JSONParser.parse(try readFile(dir + "/tokenizer_config.json"))
-            if template == nil, let t = cfg["chat_template"] {
-                // A string, or a list of named templates of which "default" is used.
-                if let s = t.stringValue {
-                    template = try ChatTemplate(source: s)
-                } else if let list = t.arrayValue,
-                          let d = list.first(where: { $0["name"]?.stringValue == "default" }) ?? list.first,
-                          let s = d["template"]?.stringValue {
-                    template = try ChatTemplate(source: s)
-                }
-            }
+        var special: [String: String] = [:]
+        let tokenizerConfig = fileExists(dir + "/tokenizer_config.json")
+            ? try JSONParser.parse(try readFile(dir + "/tokenizer_config.json")) : nil
+        if let cfg = tokenizerConfig {
             for key in ["bos_token", "eos_token", "unk_token", "pad_token"] {
                 if let s = cfg[key]?.stringValue ?? cfg[key]?["content"]?.stringValue { special[key] = s }
             }
+        }
+        let (template, templateError) = attempt { () throws -> ChatTemplate? in
+            if fileExists(dir + "/chat_template.jinja") {
+                return try ChatTemplate(source: String(decoding: try readFile(dir + "/chat_template.jinja"), as: UTF8.self))
+            }
+            // A string, or a list of named templates of which "default" is used.
+            guard let t = tokenizerConfig?["chat_template"] else { return nil }
+            if let s = t.stringValue { return try ChatTemplate(source: s) }
+            if let list = t.arrayValue, let d = list.first(where: { $0["name"]?.stringValue == "default" }) ?? list.first,
+               let s = d["template"]?.stringValue {
+                return try ChatTemplate(source: s)
+            }
+            return nil
         }
         var eos: [Int32] = []
         if fileExists(dir + "/generation_config.json") {
             let path = dir + "/generation_config.json"
             eos = try GenerationConfig(json: try JSONParser.parse(try readFile(path)), file: path).eosTokenIds
         }
-        return ModelBundle(path: path, model: model, tokenizer: tokenizer, chatTemplate: template, eosIds: eos, specialTokens: special)
+        return ModelBundle(path: path, model: model, tokenizer: tokenizer, chatTemplate: template, eosIds: eos,
+                           specialTokens: special, tokenizerError: tokenizerError, templateError: templateError)
     }
 
     /// The prompt text of a conversation, as the model's chat template renders it.
     public func renderChat(_ messages: [(role: String, content: String)], addGenerationPrompt: Bool = true) throws -> String {
+        if let templateError { throw templateError }
         guard let chatTemplate else { throw ModelError.invalidInput("\(path): the model has no chat template") }
         let context = ChatTemplate.context(
             messages: messages.map { .object(TemplateObject([("role", .string($0.role)), ("content", .string($0.content))])) },
@@ -98,6 +115,7 @@ public final class ModelBundle: @unchecked Sendable {
     }
 
     public func requireTokenizer() throws -> Tokenizer {
+        if let tokenizerError { throw tokenizerError }
         guard let tokenizer else { throw ModelError.invalidInput("\(path): no tokenizer (tokenizer.json or GGUF tokenizer metadata)") }
         return tokenizer
     }

@@ -115,7 +115,3 @@ func stddev(_ xs: [Double]) -> Double {
     let m = xs.reduce(0, +) / Double(xs.count)
     return (xs.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(xs.count)).squareRoot()
 }
-
-func seconds(_ d: Duration) -> Double {
-    Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-}

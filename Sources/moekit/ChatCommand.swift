@@ -37,7 +37,7 @@ struct Chat: ParsableCommand {
             writeStdout("> ")
             interrupted = 0
             guard let line = readLine() else { break }
-            let input = line.trimmingCharacters(in: " ")
+            let input = line.trimmed()
             if input.isEmpty { continue }
             switch input {
             case "/exit", "/quit": return
@@ -65,14 +65,5 @@ struct Chat: ParsableCommand {
             last = out.result.stats
             opts.seed &+= 1
         }
-    }
-}
-
-extension String {
-    func trimmingCharacters(in c: Character) -> String {
-        var s = Substring(self)
-        while s.first == c || s.first == "\t" { s.removeFirst() }
-        while s.last == c || s.last == "\t" { s.removeLast() }
-        return String(s)
     }
 }

@@ -10,26 +10,12 @@ struct Generate: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
 
-    @Option(help: "Comma-separated prompt token ids.")
-    var tokens: String?
-
-    @Option(help: "Prompt text, tokenized with the model's tokenizer (the JSON then adds \"text\").")
-    var prompt: String?
+    @OptionGroup var input: PromptInput
 
     @Option(name: .customLong("max-tokens"), help: "Tokens to generate.")
     var maxTokens = 16
 
-    @Option(help: "Sampling temperature; 0 is greedy.")
-    var temperature: Float = 0
-
-    @Option(name: .customLong("top-k"), help: "Keep the k most likely tokens (0: all).")
-    var topK = 0
-
-    @Option(name: .customLong("top-p"), help: "Nucleus sampling mass.")
-    var topP: Float = 1
-
-    @Option(help: "Random seed.")
-    var seed: UInt64 = 0
+    @OptionGroup var sampling: SamplingOptions
 
     @Flag(name: .customLong("ignore-eos"), help: "Do not stop at end-of-sequence ids (generation_config.json, GGUF end-of-turn tokens).")
     var ignoreEOS = false
@@ -44,19 +30,14 @@ struct Generate: ParsableCommand {
     var json = false
 
     func run() throws {
-        guard (tokens == nil) != (self.prompt == nil) else { throw ModelError.invalidInput("give exactly one of --tokens or --prompt") }
         guard maxTokens >= 0 else { throw ModelError.invalidInput("--max-tokens must be non-negative") }
-        guard temperature >= 0, temperature.isFinite else { throw ModelError.invalidInput("--temperature must be a non-negative number") }
-        guard topP > 0, topP <= 1 else { throw ModelError.invalidInput("--top-p must be in (0, 1]") }
-        let bundle = try ModelBundle.load(options.model, pool: try makePool(options.threads))
-        let model = bundle.model
-        let prompt = try tokens.map(parseTokens) ?? bundle.requireTokenizer().encode(self.prompt!)
         var opts = GenerationOptions()
         opts.maxTokens = maxTokens
-        opts.temperature = temperature
-        opts.topK = max(0, topK)
-        opts.topP = topP
-        opts.seed = seed
+        try sampling.apply(to: &opts)
+        try input.validate()
+        let bundle = try ModelBundle.load(options.model, pool: try makePool(options.threads))
+        let model = bundle.model
+        let prompt = try input.ids(bundle)
         // generation_config.json's eos_token_id (and a GGUF's end-of-turn tokens) end generation.
         if !ignoreEOS { opts.stopTokens = bundle.stopTokens }
         var trace = traceExperts ? ExpertTrace(moeLayers: model.moeLayerIndices.count) : nil
@@ -85,12 +66,12 @@ struct Generate: ParsableCommand {
                 }
             }
             if stats { out += ", \"stats\": " + MeasuredTable.json(statRows).serialized() }
-            if self.prompt != nil, let tokenizer = bundle.tokenizer {
+            if input.prompt != nil, let tokenizer = bundle.tokenizer {
                 out += ", \"text\": " + jsonString(tokenizer.decode(result.tokens, skipSpecialTokens: true))
             }
             writeStdout(out + "}\n")
         } else {
-            if self.prompt != nil, let tokenizer = bundle.tokenizer {
+            if input.prompt != nil, let tokenizer = bundle.tokenizer {
                 writeStdout(tokenizer.decode(result.tokens, skipSpecialTokens: true) + "\n")
             } else {
                 writeStdout(result.tokens.map(String.init).joined(separator: " ") + "\n")

@@ -44,3 +44,21 @@ struct SamplingOptions: ParsableArguments {
         o.seed = seed
     }
 }
+
+/// A prompt as token ids or as text (generate, trace).
+struct PromptInput: ParsableArguments {
+    @Option(help: "Comma-separated prompt token ids.")
+    var tokens: String?
+
+    @Option(help: "Prompt text, tokenized with the model's tokenizer (generate's JSON then adds \"text\").")
+    var prompt: String?
+
+    func validate() throws {
+        guard (tokens == nil) != (prompt == nil) else { throw ModelError.invalidInput("give exactly one of --tokens or --prompt") }
+    }
+
+    func ids(_ bundle: ModelBundle) throws -> [Int32] {
+        if let tokens { return try parseTokens(tokens) }
+        return try bundle.requireTokenizer().encode(prompt!)
+    }
+}

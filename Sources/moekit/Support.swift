@@ -28,7 +28,7 @@ func parseTokens(_ text: String) throws -> [Int32] {
     let parts = text.split(separator: ",", omittingEmptySubsequences: false)
     var out: [Int32] = []
     for p in parts {
-        let s = p.trimmingCharacters(in: " ")
+        let s = p.trimmed()
         guard let v = Int32(s), v >= 0 else { throw ModelError.invalidInput("--tokens: '\(s)' is not a non-negative token id") }
         out.append(v)
     }
@@ -64,11 +64,12 @@ func writeStdout(_ s: String) {
     }
 }
 
-extension Substring {
-    func trimmingCharacters(in c: Character) -> String {
-        var s = self
-        while s.first == c { s.removeFirst() }
-        while s.last == c { s.removeLast() }
+extension StringProtocol {
+    /// Without leading and trailing spaces and tabs.
+    func trimmed() -> String {
+        var s = Substring(self)
+        while s.first == " " || s.first == "\t" { s.removeFirst() }
+        while s.last == " " || s.last == "\t" { s.removeLast() }
         return String(s)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import MoEFormats
 import MoEModels
+import MoERuntime
 import MoETokenizer
 
 struct Tokenize: ParsableCommand {

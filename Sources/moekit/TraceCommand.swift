@@ -11,11 +11,7 @@ struct Trace: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
 
-    @Option(help: "Comma-separated prompt token ids.")
-    var tokens: String?
-
-    @Option(help: "Prompt text, tokenized with the model's tokenizer.")
-    var prompt: String?
+    @OptionGroup var input: PromptInput
 
     @Option(name: .customLong("max-tokens"), help: "Tokens to generate after the prompt.")
     var maxTokens = 32
@@ -24,11 +20,11 @@ struct Trace: ParsableCommand {
     var out = "moekit-trace"
 
     func run() throws {
-        guard (tokens == nil) != (self.prompt == nil) else { throw ModelError.invalidInput("give exactly one of --tokens or --prompt") }
         guard maxTokens >= 0 else { throw ModelError.invalidInput("--max-tokens must be non-negative") }
+        try input.validate()
         let bundle = try ModelBundle.load(options.model, pool: try makePool(options.threads))
         let model = bundle.model
-        let prompt = try tokens.map(parseTokens) ?? bundle.requireTokenizer().encode(self.prompt!)
+        let prompt = try input.ids(bundle)
         guard !model.moeLayerIndices.isEmpty else {
             throw ModelError.invalidInput("\(options.model): a \(model.config.modelType) model has no MoE layers to trace")
         }

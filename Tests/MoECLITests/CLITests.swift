@@ -231,3 +231,18 @@ import Glibc
         #expect(rows.count == 4 && rows.allSatisfy { $0["agrees"] == .bool(true) })
     }
 }
+
+@Suite struct BadTokenizerTests {
+    /// A broken tokenizer.json does not stop the model from running on token ids; asking for text
+    /// reports what is wrong with it.
+    @Test func brokenTokenizerIsReportedWhenTextIsNeeded() throws {
+        let d = NSTemporaryDirectory() + "moekit-badtok-\(getpid())"
+        try? FileManager.default.removeItem(atPath: d)
+        try FileManager.default.copyItem(atPath: fixtures + "/llama", toPath: d)
+        try "{\"model\": {\"type\": \"BPE\"".write(toFile: d + "/tokenizer.json", atomically: true, encoding: .utf8)
+        let ids = try runMoekit(["generate", d, "--tokens", "1,2", "--max-tokens", "2", "--json"])
+        #expect(ids.status == 0, "\(ids.stderr)")
+        let text = try runMoekit(["run", d, "hello", "--max-tokens", "2"])
+        #expect(text.status == 1 && text.stderr.contains("tokenizer.json"), "\(text.stderr)")
+    }
+}

@@ -80,7 +80,7 @@ func parseGGUF(_ bytes: [UInt8]) -> String? {
     /// A seeded mutation loop over the header: every mutant parses or throws; none crashes.
     @Test func mutatedHeadersNeverCrash() {
         let full = tinyGGUF()
-        var rng = SplitMix(seed: 42)
+        var rng = SplitMix64(seed: 42)
         let headerEnd = 160
         for _ in 0..<3000 {
             var b = full
@@ -90,17 +90,5 @@ func parseGGUF(_ bytes: [UInt8]) -> String? {
             }
             _ = parseGGUF(b)
         }
-    }
-}
-
-struct SplitMix {
-    var s: UInt64
-    init(seed: UInt64) { s = seed }
-    mutating func next() -> UInt64 {
-        s &+= 0x9E37_79B9_7F4A_7C15
-        var z = s
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
