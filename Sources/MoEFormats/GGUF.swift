@@ -51,6 +51,14 @@ public enum GGMLType {
         case 8: return .q8_0
         case 2: return .q4_0
         case 3: return .q4_1
+        case 6: return .q5_0
+        case 7: return .q5_1
+        case 10: return .q2_K
+        case 11: return .q3_K
+        case 12: return .q4_K
+        case 13: return .q5_K
+        case 14: return .q6_K
+        case 39: return .mxfp4
         default: return nil
         }
     }

@@ -13,6 +13,8 @@ public final class TensorDirectory: @unchecked Sendable {
     /// Tensor names in file order.
     public private(set) var names: [String] = []
     public private(set) var files: [String] = []
+    /// How matrices bound from this directory multiply block-quantised weights.
+    public var activations: ActivationFormat = .q8
 
     public init(directory: String, entries: [TensorEntry]) {
         self.directory = directory

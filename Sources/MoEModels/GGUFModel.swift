@@ -148,12 +148,14 @@ public enum GGUFModel {
     }
 
     /// Loads a `.gguf` file: tensors stay in the mapped file.
-    public static func load(path: String, pool: ThreadPool) throws -> TransformerModel {
-        try load(gguf: GGUFFile(path: path), pool: pool)
+    public static func load(path: String, pool: ThreadPool, activations: ActivationFormat = .q8) throws -> TransformerModel {
+        try load(gguf: GGUFFile(path: path), pool: pool, activations: activations)
     }
 
     /// Builds the model of an already parsed GGUF file.
-    public static func load(gguf g: GGUFFile, pool: ThreadPool) throws -> TransformerModel {
+    /// `activations` chooses how quantised weights are multiplied (`.q8`: like llama.cpp, fast;
+    /// `.f32`: exact against a reference that dequantises the weights).
+    public static func load(gguf g: GGUFFile, pool: ThreadPool, activations: ActivationFormat = .q8) throws -> TransformerModel {
         let path = g.path
         let config = try config(g)
         var entries: [TensorEntry] = []
@@ -175,6 +177,7 @@ public enum GGUFModel {
         // A tensor of a type without kernels fails with its GGUF name and type when it is bound.
         let unsupported = g.unsupportedTensors
         let dir = TensorDirectory(directory: path, entries: entries)
+        dir.activations = activations
         do {
             let model = try ModelRegistry.build(config: config, tensors: dir, pool: pool)
             model.unusedTensors = g.tensors.map(\.name).filter { hfName($0) == nil && stackedExpert($0) == nil && $0 != "rope_freqs.weight" }

@@ -46,8 +46,10 @@ public enum ModelRegistry {
 
 /// Loads a Hugging Face model directory (`config.json` plus safetensors weights) or a `.gguf` file;
 /// weights stay in the mapped files.
-public func loadModel(directory: String, pool: ThreadPool) throws -> TransformerModel {
-    if directory.hasSuffix(".gguf") && fileExists(directory) { return try GGUFModel.load(path: directory, pool: pool) }
+public func loadModel(directory: String, pool: ThreadPool, activations: ActivationFormat = .q8) throws -> TransformerModel {
+    if directory.hasSuffix(".gguf") && fileExists(directory) {
+        return try GGUFModel.load(path: directory, pool: pool, activations: activations)
+    }
     let dir = directory.hasSuffix("/") && directory.count > 1 ? String(directory.dropLast()) : directory
     let configPath = dir + "/config.json"
     guard fileExists(configPath) else { throw FormatError.io("\(dir): no config.json (expected a Hugging Face model directory)") }
@@ -58,6 +60,7 @@ public func loadModel(directory: String, pool: ThreadPool) throws -> Transformer
         throw ModelError.unsupportedModelType(type, supported: ModelRegistry.supportedModelTypes)
     }
     let tensors = try TensorDirectory(modelDirectory: dir)
+    tensors.activations = activations
     let model = try ModelRegistry.build(config: config, tensors: tensors, pool: pool)
     model.unusedTensors = tensors.unusedNames
     model.mtpLayers = try config.int("num_nextn_predict_layers", "num_mtp_layers", default: 0)

@@ -149,10 +149,14 @@ public final class TransformerModel: @unchecked Sendable {
     func project(_ w: WeightMatrix, bias: [Float]?, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                          tokens: Int, counters k: KernelCounters?) {
         matmul(w, x, y, tokens: tokens, pool: pool, counters: k)
-        if let bias {
-            for t in 0..<tokens { addScaled(y + t * w.rows, bias, 1, w.rows) }
-            k?.vector(count: bias.count, tokens: tokens)
-        }
+        addBias(bias, y, rows: w.rows, tokens: tokens, counters: k)
+    }
+
+    /// Adds `bias` to each of `tokens` rows of `rows` outputs.
+    func addBias(_ bias: [Float]?, _ y: UnsafeMutablePointer<Float>, rows: Int, tokens: Int, counters k: KernelCounters?) {
+        guard let bias else { return }
+        for t in 0..<tokens { addScaled(y + t * rows, bias, 1, rows) }
+        k?.vector(count: bias.count, tokens: tokens)
     }
 
     private func attention(_ a: AttentionWeights, layer l: Int, tokens T: Int, start: Int, state: InferenceState) {
@@ -166,9 +170,14 @@ public final class TransformerModel: @unchecked Sendable {
         let kRows = cache.keys[l] + start * kvWidth
         let vRows = cache.values[l] + start * kvWidth
         let k = state.counters
-        project(a.q, bias: a.qBias, s.h, s.q, tokens: T, counters: k)
-        project(a.k, bias: a.kBias, s.h, kRows, tokens: T, counters: k)
-        project(a.v, bias: a.vBias, s.h, vRows, tokens: T, counters: k)
+        // q, k and v in one parallel region, sharing the quantised input.
+        s.batch.add(a.q, s.h, s.q, tokens: T)
+        s.batch.add(a.k, s.h, kRows, tokens: T)
+        s.batch.add(a.v, s.h, vRows, tokens: T)
+        s.batch.run(pool: pool, counters: k)
+        addBias(a.qBias, s.q, rows: a.q.rows, tokens: T, counters: k)
+        addBias(a.kBias, kRows, rows: a.k.rows, tokens: T, counters: k)
+        addBias(a.vBias, vRows, rows: a.v.rows, tokens: T, counters: k)
         if let qn = a.qNorm, let kn = a.kNorm { k?.vector(count: qn.count + kn.count, tokens: T) }
         switch c.qkNorm {
         case .none: break
@@ -259,8 +268,11 @@ public final class TransformerModel: @unchecked Sendable {
     func denseMLP(_ m: MLPWeights, input: UnsafePointer<Float>, tokens T: Int, out: UnsafeMutablePointer<Float>,
                           scratch s: Scratch, counters k: KernelCounters?) {
         let I = m.intermediate
-        project(m.gate, bias: m.gateBias, input, s.gate, tokens: T, counters: k)
-        project(m.up, bias: m.upBias, input, s.up, tokens: T, counters: k)
+        s.batch.add(m.gate, input, s.gate, tokens: T)
+        s.batch.add(m.up, input, s.up, tokens: T)
+        s.batch.run(pool: pool, counters: k)
+        addBias(m.gateBias, s.gate, rows: I, tokens: T, counters: k)
+        addBias(m.upBias, s.up, rows: I, tokens: T, counters: k)
         swiglu(s.gate, s.up, T * I)
         project(m.down, bias: m.downBias, s.gate, out, tokens: T, counters: k)
     }
@@ -284,11 +296,66 @@ public final class TransformerModel: @unchecked Sendable {
                 trace.weights[ordinal].append(chosen.map(\.1))
             }
         }
-        // out starts as the shared expert's contribution (or zero).
-        if let shared = m.shared {
-            denseMLP(shared, input: s.h, tokens: T, out: s.tmp, scratch: s, counters: k)
-            if let g = m.sharedGate {
-                matmul(g, s.h, s.routerLogits, tokens: T, pool: pool, counters: k)   // [T, 1]
+        // Tokens grouped per expert (a counting sort), so each expert's weights are read once per
+        // batch: rows [start[e], start[e+1]) of `gathered` hold expert e's tokens.
+        let start = s.expertStart
+        start.update(repeating: 0, count: E + 1)
+        for i in 0..<(T * K) { start[Int(s.routeIds[i]) + 1] += 1 }
+        for e in 0..<E { start[e + 1] += start[e] }
+        let fill = s.expertFill
+        fill.update(from: start, count: E)
+        for t in 0..<T {
+            for j in 0..<K {
+                let e = Int(s.routeIds[t * K + j])
+                let r = fill[e]
+                fill[e] += 1
+                s.groupTokens[r] = t
+                s.groupWeights[r] = s.routeWeights[t * K + j]
+                (s.gathered + r * H).update(from: s.h + t * H, count: H)
+            }
+        }
+        // Gate and up projections of the shared expert and every active expert in one parallel
+        // region; then every down projection in a second one. `gate`/`up` rows: the shared
+        // expert's T rows first, then the routed rows in expert order.
+        let offsets = s.expertOffsets   // float offset of each expert's rows in gate/up
+        var used = 0
+        if let sh = m.shared {
+            s.batch.add(sh.gate, s.h, s.gate, tokens: T)
+            s.batch.add(sh.up, s.h, s.up, tokens: T)
+            used = T * sh.intermediate
+        }
+        if let g = m.sharedGate { s.batch.add(g, s.h, s.routerLogits, tokens: T) }   // [T, 1]
+        for e in 0..<E {
+            let n = start[e + 1] - start[e]
+            offsets[e] = used
+            if n == 0 { continue }
+            let x = m.experts[e]
+            s.batch.add(x.gate, s.gathered + start[e] * H, s.gate + used, tokens: n)
+            s.batch.add(x.up, s.gathered + start[e] * H, s.up + used, tokens: n)
+            used += n * x.intermediate
+        }
+        s.batch.run(pool: pool, counters: k)
+        if let sh = m.shared {
+            addBias(sh.gateBias, s.gate, rows: sh.intermediate, tokens: T, counters: k)
+            addBias(sh.upBias, s.up, rows: sh.intermediate, tokens: T, counters: k)
+        }
+        for e in 0..<E where start[e + 1] > start[e] {
+            let x = m.experts[e], n = start[e + 1] - start[e]
+            addBias(x.gateBias, s.gate + offsets[e], rows: x.intermediate, tokens: n, counters: k)
+            addBias(x.upBias, s.up + offsets[e], rows: x.intermediate, tokens: n, counters: k)
+        }
+        swiglu(s.gate, s.up, used)
+        if let sh = m.shared {
+            s.batch.add(sh.down, s.gate, s.tmp, tokens: T)
+        }
+        for e in 0..<E where start[e + 1] > start[e] {
+            s.batch.add(m.experts[e].down, s.gate + offsets[e], s.expertOut + start[e] * H, tokens: start[e + 1] - start[e])
+        }
+        s.batch.run(pool: pool, counters: k)
+        // out starts as the shared expert's contribution (or zero), then gets each routed row.
+        if let sh = m.shared {
+            addBias(sh.downBias, s.tmp, rows: H, tokens: T, counters: k)
+            if m.sharedGate != nil {
                 for t in 0..<T {
                     let w = sigmoid(s.routerLogits[t])
                     for i in 0..<H { s.tmp[t * H + i] *= w }
@@ -297,22 +364,11 @@ public final class TransformerModel: @unchecked Sendable {
         } else {
             s.tmp.update(repeating: 0, count: T * H)
         }
-        // Tokens grouped per expert, so each expert's weights are read once per batch.
-        for e in 0..<E {
-            var n = 0
-            for t in 0..<T {
-                for j in 0..<K where s.routeIds[t * K + j] == Int32(e) {
-                    s.groupTokens[n] = t
-                    s.groupWeights[n] = s.routeWeights[t * K + j]
-                    (s.gathered + n * H).update(from: s.h + t * H, count: H)
-                    n += 1
-                }
-            }
-            if n == 0 { continue }
-            denseMLP(m.experts[e], input: s.gathered, tokens: n, out: s.expertOut, scratch: s, counters: k)
-            for r in 0..<n {
-                addScaled(s.tmp + s.groupTokens[r] * H, s.expertOut + r * H, s.groupWeights[r], H)
-            }
+        for e in 0..<E where start[e + 1] > start[e] {
+            addBias(m.experts[e].downBias, s.expertOut + start[e] * H, rows: H, tokens: start[e + 1] - start[e], counters: k)
+        }
+        for r in 0..<(T * K) {
+            addScaled(s.tmp + s.groupTokens[r] * H, s.expertOut + r * H, s.groupWeights[r], H)
         }
     }
 }
@@ -357,6 +413,10 @@ final class Scratch {
     var mlaPerThreadStride = 0
     var routeIds: UnsafeMutablePointer<Int32>
     var groupTokens: UnsafeMutablePointer<Int>
+    /// Per expert: first gathered row (E+1 prefix sums), fill cursor, offset in gate/up.
+    var expertStart, expertFill, expertOffsets: UnsafeMutablePointer<Int>
+    /// Matrix products run together (one parallel region each).
+    let batch = MatmulBatch()
     var scoresStride = 0
 
     init(threads: Int) {
@@ -368,6 +428,9 @@ final class Scratch {
         qResid = empty; mlaQ = empty; mlaPerThread = empty; indexQ = empty; indexWeights = empty; indexScores = empty
         routeIds = .allocate(capacity: 1)
         groupTokens = .allocate(capacity: 1)
+        expertStart = .allocate(capacity: 1)
+        expertFill = .allocate(capacity: 1)
+        expertOffsets = .allocate(capacity: 1)
         selected = .allocate(capacity: 1)
         selectedCount = .allocate(capacity: 1)
         indexHeap = .allocate(capacity: 1)
@@ -378,6 +441,9 @@ final class Scratch {
         for p in storage { p.deallocate() }
         routeIds.deallocate()
         groupTokens.deallocate()
+        expertStart.deallocate()
+        expertFill.deallocate()
+        expertOffsets.deallocate()
         selected.deallocate()
         selectedCount.deallocate()
         indexHeap.deallocate()
@@ -409,9 +475,11 @@ final class Scratch {
             let H = c.hidden, qw = c.heads * c.headDim
             x = alloc(T * H); h = alloc(T * H); tmp = alloc(T * H)
             q = alloc(T * qw); att = alloc(T * qw)
-            gate = alloc(T * inter); up = alloc(T * inter)
+            // MoE layers keep every routed row (T·topK) plus the shared expert's T rows at once.
+            let routed = experts > 1 ? T * (topK + 1) : T
+            gate = alloc(routed * inter); up = alloc(routed * inter)
             routerLogits = alloc(T * max(experts, 1)); routeWeights = alloc(T * topK)
-            gathered = alloc(T * H); expertOut = alloc(T * H); groupWeights = alloc(T)
+            gathered = alloc(T * topK * H); expertOut = alloc(T * topK * H); groupWeights = alloc(T * topK)
             cos = alloc(c.headDim); sin = alloc(c.headDim); ropeTmp = alloc(c.headDim)
             routeScores = alloc(Router.scratchCount(experts: experts))
             if let m = c.mla {
@@ -430,7 +498,10 @@ final class Scratch {
                 indexHeap.deallocate(); indexHeap = .allocate(capacity: threads * d.topK)
             }
             routeIds.deallocate(); routeIds = .allocate(capacity: T * topK)
-            groupTokens.deallocate(); groupTokens = .allocate(capacity: T)
+            groupTokens.deallocate(); groupTokens = .allocate(capacity: T * topK)
+            expertStart.deallocate(); expertStart = .allocate(capacity: experts + 1)
+            expertFill.deallocate(); expertFill = .allocate(capacity: experts)
+            expertOffsets.deallocate(); expertOffsets = .allocate(capacity: experts)
             tokens = T
         }
         if context > self.context {

@@ -29,7 +29,9 @@ public struct WeightBinder {
         let e = try entry(name, shape: [rows, cols])
         let base = e.data ?? UnsafeRawPointer(bitPattern: 64)!
         guard e.dtype == .f8e4m3 else {
-            return WeightMatrix(base: base, dtype: e.dtype, rows: rows, cols: cols, owner: e.file)
+            var m = WeightMatrix(base: base, dtype: e.dtype, rows: rows, cols: cols, owner: e.file)
+            m.activations = tensors.activations
+            return m
         }
         guard let block = fp8Block else {
             throw ModelError.badTensor(name, "is FP8 but config.json has no quantization_config.weight_block_size")
@@ -52,7 +54,11 @@ public struct WeightBinder {
         guard let step = e.dtype.bytes(elements: rows * cols) else {
             throw ModelError.badTensor(name, "rows of \(cols) do not hold whole \(e.dtype.rawValue) blocks")
         }
-        return (0..<count).map { WeightMatrix(base: base + $0 * step, dtype: e.dtype, rows: rows, cols: cols, owner: e.file) }
+        return (0..<count).map {
+            var m = WeightMatrix(base: base + $0 * step, dtype: e.dtype, rows: rows, cols: cols, owner: e.file)
+            m.activations = tensors.activations
+            return m
+        }
     }
 
     /// A 1-D tensor of `count` elements converted to f32 (norm weights and biases: small).

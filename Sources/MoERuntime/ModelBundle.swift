@@ -51,10 +51,10 @@ public final class ModelBundle: @unchecked Sendable {
 
     /// Loads a model directory or `.gguf` file with its tokenizer and template (both optional; a bad
     /// one is reported when text is asked for, not while loading).
-    public static func load(_ path: String, pool: ThreadPool) throws -> ModelBundle {
+    public static func load(_ path: String, pool: ThreadPool, activations: ActivationFormat = .q8) throws -> ModelBundle {
         if path.hasSuffix(".gguf") && fileExists(path) {
             let g = try GGUFFile(path: path)   // parsed once for the model and the tokenizer
-            let model = try GGUFModel.load(gguf: g, pool: pool)
+            let model = try GGUFModel.load(gguf: g, pool: pool, activations: activations)
             let (tokenizer, tokenizerError) = attempt { try Tokenizer(gguf: g) }
             let (template, templateError) = attempt { try g["tokenizer.chat_template"]?.stringValue.map { try ChatTemplate(source: $0) } }
             var special: [String: String] = [:]
@@ -69,7 +69,7 @@ public final class ModelBundle: @unchecked Sendable {
             return ModelBundle(path: path, model: model, tokenizer: tokenizer, chatTemplate: template, eosIds: eos,
                                specialTokens: special, tokenizerError: tokenizerError, templateError: templateError)
         }
-        let model = try loadModel(directory: path, pool: pool)
+        let model = try loadModel(directory: path, pool: pool, activations: activations)
         let dir = path.hasSuffix("/") ? String(path.dropLast()) : path
         let (tokenizer, tokenizerError) = attempt {
             fileExists(dir + "/tokenizer.json") ? try Tokenizer(contentsOfFile: dir + "/tokenizer.json") : nil

@@ -37,15 +37,17 @@ public func benchmarkMatVec(dtype: DType, rows: Int, cols: Int, repetitions: Int
             let v = Float(Int32(bitPattern: next()) >> 16) / 32768
             p[i] = dtype == .bf16 ? floatToBF16(v) : floatToHalf(v)
         }
-    case .q8_0, .q4_0, .q4_1:
+    case _ where dtype.isBlockQuantized:
         let p = weights.pointer.assumingMemoryBound(to: UInt8.self)
         let bytes = dtype.bytes(elements: n)!
         for i in 0..<bytes { p[i] = UInt8(truncatingIfNeeded: next() >> 24) }
-        // Valid half scales (and mins) at the start of every block.
-        for b in 0..<(n / 32) {
+        // Valid scales (and mins) in every block.
+        for b in 0..<(n / dtype.blockSize) {
             let o = b * dtype.blockBytes
-            weights.pointer.storeBytes(of: floatToHalf(0.01), toByteOffset: o, as: UInt16.self)
-            if dtype == .q4_1 { weights.pointer.storeBytes(of: floatToHalf(-0.05), toByteOffset: o + 2, as: UInt16.self) }
+            for (field, value) in blockScaleFields(dtype) {
+                weights.pointer.storeBytes(of: floatToHalf(value), toByteOffset: o + field, as: UInt16.self)
+            }
+            if dtype == .mxfp4 { p[o] = 120 }
         }
     default:
         let p = weights.pointer.assumingMemoryBound(to: UInt8.self)
@@ -75,4 +77,16 @@ public func benchmarkMatVec(dtype: DType, rows: Int, cols: Int, repetitions: Int
     return KernelBenchmarkResult(dtype: dtype, threads: pool.threadCount, rows: rows, cols: cols,
                                  medianSeconds: times[times.count / 2], minSeconds: times.first!, maxSeconds: times.last!,
                                  bytes: w.byteCount + w.scaleByteCount)
+}
+
+/// Byte offsets of the f16 scale fields in a block of `dtype`, with a harmless value for each.
+func blockScaleFields(_ dtype: DType) -> [(Int, Float)] {
+    switch dtype {
+    case .q8_0, .q4_0, .q5_0: return [(0, 0.01)]
+    case .q4_1, .q5_1, .q4_K, .q5_K: return [(0, 0.01), (2, -0.05)]
+    case .q2_K: return [(80, 0.01), (82, 0.01)]
+    case .q3_K: return [(108, 0.01)]
+    case .q6_K: return [(208, 0.01)]
+    default: return []
+    }
 }

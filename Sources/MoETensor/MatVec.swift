@@ -177,7 +177,24 @@ public func dotRow(_ w: WeightMatrix, _ r: Int, _ x: UnsafePointer<Float>) -> Fl
     case .q8_0: return moe_dot_q8_0_f32(p, x, w.cols / 32)
     case .q4_0: return moe_dot_q4_0_f32(p, x, w.cols / 32)
     case .q4_1: return moe_dot_q4_1_f32(p, x, w.cols / 32)
+    case _ where w.dtype.isBlockQuantized: return dotDequantized(p, w.dtype, x, w.cols)
     default: preconditionFailure("dotRow: unsupported dtype \(w.dtype)")
+    }
+}
+
+/// Σ w·x for a block-quantised row without an f32-activation kernel: dequantised one block at a
+/// time into a stack buffer, then an f32 dot.
+@inline(__always)
+private func dotDequantized(_ p: UnsafeRawPointer, _ dtype: DType, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    let bs = dtype.blockSize, bb = dtype.blockBytes
+    return withUnsafeTemporaryAllocation(of: Float.self, capacity: bs) { buf in
+        let tmp = buf.baseAddress!
+        var s: Float = 0
+        for b in 0..<(n / bs) {
+            dequantizeBlocks(p + b &* bb, dtype: dtype, count: bs, into: tmp)
+            s += dot(F32Lanes.self, UnsafeRawPointer(tmp), x + b &* bs, bs)
+        }
+        return s
     }
 }
 
@@ -257,6 +274,10 @@ public func dotReference(_ w: UnsafeRawPointer, dtype: DType, _ x: UnsafePointer
 public func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                    tokens: Int, pool: ThreadPool, counters: KernelCounters? = nil) {
     counters?.matmul(w, tokens: tokens)
+    if w.dtype.isBlockQuantized && w.activations == .q8 && moe_q8_supported() != 0 {
+        matmulQ8(w, x, y, tokens: tokens, pool: pool)
+        return
+    }
     let rows = w.rows
     // Small problems are not worth waking the pool for.
     if rows &* w.cols &* tokens < 16_384 || pool.threadCount == 1 {
@@ -268,7 +289,28 @@ public func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMuta
     }
 }
 
-/// The rows `range` of `matmul`, on the calling thread.
+/// `matmul` for block-quantised weights with int8 activations: each token's activations are
+/// quantised once, then every row is an integer dot product (several tokens per unpacked block).
+private func matmulQ8(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                      tokens: Int, pool: ThreadPool) {
+    let rows = w.rows, cols = w.cols, rb = w.rowBytes, code = w.dtype.ggmlCode
+    let stride = Int(moe_q8_act_bytes(cols))
+    withUnsafeTemporaryAllocation(byteCount: max(stride &* tokens, 1), alignment: 64) { buf in
+        let act = UnsafeMutableRawPointer(buf.baseAddress!)
+        for t in 0..<tokens { moe_quantize_q8_act(x + t &* cols, cols, act + t &* stride) }
+        let a = UnsafeRawPointer(act)
+        let body = { (range: Range<Int>) in
+            for r in range { _ = moe_dot_q8_tokens(code, w.base + r &* rb, cols, a, stride, y + r, rows, tokens) }
+        }
+        if rows &* cols &* tokens < 16_384 || pool.threadCount == 1 {
+            body(0..<rows)
+        } else {
+            pool.parallelFor(rows, body)
+        }
+    }
+}
+
+/// The rows `range` of `matmul` with f32 activations, on the calling thread.
 public func matmulRows(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                        tokens: Int, range: Range<Int>) {
     switch w.dtype {
@@ -286,7 +328,7 @@ public func matmulRows(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: Unsafe
             default: moe_dot_q8_0_f32_tokens(p, x, cols, y + r, rows, tokens, blocks)
             }
         }
-    case .f8e4m3:
+    case .f8e4m3, _ where w.dtype.isBlockQuantized:
         let rows = w.rows, cols = w.cols
         for r in range {
             for t in 0..<tokens { y[t &* rows &+ r] = dotRow(w, r, x + t &* cols) }

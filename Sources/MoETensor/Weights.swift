@@ -15,6 +15,8 @@ public struct WeightMatrix: @unchecked Sendable {
     public let blockCols: Int
     /// Index of row 0 in the scale grid's rows (non-zero for a row view).
     public let firstRow: Int
+    /// How block-quantised weights meet their activations (other types ignore it).
+    public var activations: ActivationFormat = .q8
 
     public init(base: UnsafeRawPointer, dtype: DType, rows: Int, cols: Int, owner: AnyObject) {
         precondition(dtype.isComputable && dtype != .f8e4m3, "WeightMatrix needs a computable dtype, got \(dtype)")
@@ -69,7 +71,9 @@ public struct WeightMatrix: @unchecked Sendable {
             return WeightMatrix(fp8: base + start * rowBytes, rows: count, cols: cols, scales: scales,
                                 blockRows: blockRows, blockCols: blockCols, firstRow: firstRow + start, owner: owner)
         }
-        return WeightMatrix(base: base + start * rowBytes, dtype: dtype, rows: count, cols: cols, owner: owner)
+        var v = WeightMatrix(base: base + start * rowBytes, dtype: dtype, rows: count, cols: cols, owner: owner)
+        v.activations = activations
+        return v
     }
 
     /// Writes row `r` converted to f32 (scales applied) into `out[0..<cols]`.
@@ -79,6 +83,16 @@ public struct WeightMatrix: @unchecked Sendable {
             for c in 0..<cols { out[c] *= scale(row: r, block: c / blockCols) }
         }
     }
+}
+
+/// How the kernels multiply block-quantised (GGML) weights.
+public enum ActivationFormat: String, Sendable {
+    /// Activations quantised to int8 per block of 32 (f32 scale) once per product, and integer dot
+    /// products: llama.cpp's method, and the fast one.
+    case q8
+    /// f32 activations against dequantised weights: exact against a reference that dequantises the
+    /// weights (transformers), slower.
+    case f32
 }
 
 /// Storage owned by the process, for weights built in memory (tests, synthetic models).
@@ -104,7 +118,7 @@ public func convertToFloat(_ src: UnsafeRawPointer, dtype: DType, count: Int, in
         for i in 0..<count { out[i] = bf16ToFloat(src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) }
     case .f8e4m3:
         for i in 0..<count { out[i] = e4m3ToFloat(src.load(fromByteOffset: i, as: UInt8.self)) }
-    case .q8_0, .q4_0, .q4_1:
+    case _ where dtype.isBlockQuantized:
         dequantizeBlocks(src, dtype: dtype, count: count, into: out)
     default:
         preconditionFailure("convertToFloat: no conversion from \(dtype)")

@@ -36,12 +36,15 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
+    @Option(help: "How quantised weights are multiplied: q8 (int8 activations, integer dots) or f32.")
+    var activations: ActivationFormat = .q8
+
     func run() throws {
         guard prompt >= 1, generate >= 1, repetitions >= 1, prompt <= 1 << 20, generate <= 1 << 20 else {
             throw ModelError.invalidInput("-p, -n and -r must be positive")
         }
         let pool = try makePool(threads)
-        let model = try loadModel(directory: self.model, pool: pool)
+        let model = try loadModel(directory: self.model, pool: pool, activations: activations)
         let V = Int32(model.config.vocabSize)
         var rng = SplitMix64(seed: 1234)
         let promptIds = (0..<prompt).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(V)) }

@@ -23,7 +23,7 @@ struct Chat: ParsableCommand {
     @OptionGroup var sampling: SamplingOptions
 
     func run() throws {
-        let bundle = try loadBundle(options.model, threads: options.threads)
+        let bundle = try loadBundle(options.model, threads: options.threads, activations: options.activations)
         let tokenizer = try bundle.requireTokenizer()
         guard bundle.chatTemplate != nil else { throw ModelError.invalidInput("\(options.model): the model has no chat template") }
         var opts = GenerationOptions()

@@ -35,7 +35,7 @@ struct Generate: ParsableCommand {
         opts.maxTokens = maxTokens
         try sampling.apply(to: &opts)
         try input.validate()
-        let bundle = try ModelBundle.load(options.model, pool: try makePool(options.threads))
+        let bundle = try ModelBundle.load(options.model, pool: try makePool(options.threads), activations: options.activations)
         let model = bundle.model
         let prompt = try input.ids(bundle)
         // generation_config.json's eos_token_id (and a GGUF's end-of-turn tokens) end generation.

@@ -7,7 +7,7 @@ struct Info: ParsableCommand {
     @OptionGroup var options: ModelOptions
 
     func run() throws {
-        let model = try loadModel(directory: options.model, pool: try makePool(options.threads))
+        let model = try loadModel(directory: options.model, pool: try makePool(options.threads), activations: options.activations)
         let c = model.config
         let counts = model.parameterCounts()
         print("model_type      \(c.modelType)")

@@ -29,7 +29,7 @@ struct Kernels: ParsableCommand {
             let pool = ThreadPool(threads: t)
             let bandwidth = measureReadBandwidth(pool: pool) / 1e9
             print(String(repeating: "-", count: 72))
-            for dtype in [DType.f32, .bf16, .f16, .f8e4m3, .q8_0, .q4_1, .q4_0] {
+            for dtype in [DType.f32, .bf16, .f16, .f8e4m3, .q8_0, .q6_K, .q5_K, .q5_1, .q5_0, .q4_K, .q4_1, .q4_0, .mxfp4, .q3_K, .q2_K] {
                 let r = benchmarkMatVec(dtype: dtype, rows: rows, cols: cols, repetitions: repetitions, pool: pool)
                 let name = dtype == .f8e4m3 ? "FP8" : dtype.rawValue
                 print("\(pad(name, 6))  \(pad(String(t), 7))  \(pad(format(bandwidth), 18))  \(pad(format(r.gigabytesPerSecond) + " (\(Int((100 * r.gigabytesPerSecond / bandwidth).rounded()))%)", 17))  \(pad(format(r.gigaweightsPerSecond, digits: 2), 11))  \(format(r.medianSeconds * 1e3, digits: 2)) (\(format(r.minSeconds * 1e3, digits: 2))–\(format(r.maxSeconds * 1e3, digits: 2)))")

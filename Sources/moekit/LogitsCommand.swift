@@ -15,7 +15,7 @@ struct Logits: ParsableCommand {
 
     func run() throws {
         let ids = try parseTokens(tokens)
-        let model = try loadModel(directory: options.model, pool: try makePool(options.threads))
+        let model = try loadModel(directory: options.model, pool: try makePool(options.threads), activations: options.activations)
         let state = model.makeState(capacity: ids.count)
         let logits = try model.forward(ids, state: state, logits: .all)
         let V = model.config.vocabSize

@@ -17,8 +17,8 @@ func installInterruptHandler() {
     signal(SIGINT) { _ in interrupted = 1 }
 }
 
-func loadBundle(_ path: String, threads: Int?) throws -> ModelBundle {
-    let bundle = try ModelBundle.load(path, pool: try makePool(threads))
+func loadBundle(_ path: String, threads: Int?, activations: ActivationFormat) throws -> ModelBundle {
+    let bundle = try ModelBundle.load(path, pool: try makePool(threads), activations: activations)
     // Bring the mapped weights into memory with a progress bar, so the first tokens do not stall
     // on page faults.
     let files = bundle.model.mappedFiles()
@@ -75,7 +75,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         guard maxTokens > 0 else { throw ModelError.invalidInput("--max-tokens must be positive") }
-        let bundle = try loadBundle(options.model, threads: options.threads)
+        let bundle = try loadBundle(options.model, threads: options.threads, activations: options.activations)
         let tokenizer = try bundle.requireTokenizer()
         var text = prompt
         var addSpecial = true

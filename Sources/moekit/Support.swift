@@ -14,7 +14,12 @@ struct ModelOptions: ParsableArguments {
 
     @Option(name: [.customShort("t"), .long], help: "Threads (default: all cores).")
     var threads: Int?
+
+    @Option(help: "How quantised (GGUF) weights are multiplied: q8 (activations quantised to int8 per block of 32 and integer dot products, like llama.cpp; fast) or f32 (dequantised weights times f32 activations; exact against transformers).")
+    var activations: ActivationFormat = .q8
 }
+
+extension ActivationFormat: ExpressibleByArgument {}
 
 /// Prints a one-line error to stderr and exits with status 1.
 func fail(_ error: Error) -> Never {

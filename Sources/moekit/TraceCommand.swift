@@ -22,7 +22,7 @@ struct Trace: ParsableCommand {
     func run() throws {
         guard maxTokens >= 0 else { throw ModelError.invalidInput("--max-tokens must be non-negative") }
         try input.validate()
-        let bundle = try ModelBundle.load(options.model, pool: try makePool(options.threads))
+        let bundle = try ModelBundle.load(options.model, pool: try makePool(options.threads), activations: options.activations)
         let model = bundle.model
         let prompt = try input.ids(bundle)
         guard !model.moeLayerIndices.isEmpty else {

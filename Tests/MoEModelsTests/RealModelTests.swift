@@ -20,7 +20,8 @@ import MoERuntime
         let greedy = ref["greedy"]!.arrayValue!.map { Int32($0.intValue!) }
         let last4 = ref["logits_last4"]!.arrayValue!.map { $0.arrayValue!.map { Float($0.doubleValue!) } }
 
-        let model = try loadModel(directory: Self.gguf, pool: Fixtures.pool)
+        // f32 activations: transformers dequantises the weights and multiplies in f32.
+        let model = try loadModel(directory: Self.gguf, pool: Fixtures.pool, activations: .f32)
         #expect(model.config.modelType == "llama" && model.layers.count == 30 && model.config.vocabSize == 49152)
         let V = model.config.vocabSize
         let logits = try model.forward(ids, state: model.makeState(), logits: .all)

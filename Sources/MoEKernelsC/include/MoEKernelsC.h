@@ -19,4 +19,14 @@ float moe_dot_q8_0_f32(const void *w, const float *x, long blocks);
 void moe_dot_q4_0_f32_tokens(const void *w, const float *x, long xstride, float *out, long outstride, long tokens, long blocks);
 void moe_dot_q4_1_f32_tokens(const void *w, const float *x, long xstride, float *out, long outstride, long tokens, long blocks);
 void moe_dot_q8_0_f32_tokens(const void *w, const float *x, long xstride, float *out, long outstride, long tokens, long blocks);
+
+/// Integer kernels (q8.c): activations quantised to int8 per block of 32, dotted with any GGML
+/// block type. `moe_q8_act_bytes(n)` bytes hold one quantised row of n floats (n a multiple of 32).
+long moe_q8_act_bytes(long n);
+void moe_quantize_q8_act(const float *x, long n, void *act);
+/// 1 when the integer kernels were compiled (AVX2/FMA/F16C); otherwise callers dequantise.
+int moe_q8_supported(void);
+/// out[t * ostride] = Σ w·x for `tokens` quantised activation rows (`astride` bytes apart) and one weight
+/// row of n elements of GGML type `type` (GGUF code). Returns -1 for a type it has no kernel for.
+int moe_dot_q8_tokens(int type, const void *w, long n, const void *act, long astride, float *out, long ostride, long tokens);
 #endif

@@ -1,0 +1,363 @@
+// Integer dot products of GGML block-quantised weights with activations quantised to int8.
+//
+// Activations: per block of 32, scale d = max|x| / 127 and q = round(x / d), so x ≈ d·q. A token's
+// activation row of n values is laid out as
+//     int8 q[n] | float d[n/32] | float s[n/32] | float h[n/16]
+// where s[b] = d[b]·Σ q over block b and h[2b], h[2b+1] the same over its two halves of 16: the sums
+// that weight offsets and minima multiply.
+//
+// Every weight block of 32 is unpacked to 32 small integers u (unsigned, or signed for Q8_0/MXFP4),
+// and its contribution is
+//     a·d_x·Σ u·q  +  cb·s  +  clo·h_lo + chi·h_hi
+// with a, cb, clo, chi from the block's scales (see `unpack`). For Q2_K, Q3_K and Q6_K, whose scales
+// cover 16 weights, the two halves' scales multiply inside the integer sum.
+#include "MoEKernelsC.h"
+#include <math.h>
+#include <string.h>
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include <immintrin.h>
+#define MOE_AVX2 1
+#endif
+
+long moe_q8_act_bytes(long n) { return n + (n / 32) * 16; }
+
+void moe_quantize_q8_act(const float *x, long n, void *actv) {
+    int8_t *q = (int8_t *)actv;
+    float *d = (float *)((uint8_t *)actv + n);
+    long nb = n / 32;
+    float *s = d + nb, *h = s + nb;
+    for (long b = 0; b < nb; b++) {
+        const float *xb = x + b * 32;
+        float amax = 0;
+        for (int j = 0; j < 32; j++) { float a = fabsf(xb[j]); amax = a > amax ? a : amax; }
+        float db = amax / 127.0f, id = db > 0 ? 1.0f / db : 0.0f;
+        int lo = 0, hi = 0;
+        for (int j = 0; j < 32; j++) {
+            int v = (int)lrintf(xb[j] * id);
+            v = v > 127 ? 127 : v < -127 ? -127 : v;
+            q[b * 32 + j] = (int8_t)v;
+            if (j < 16) lo += v; else hi += v;
+        }
+        d[b] = db;
+        s[b] = db * (float)(lo + hi);
+        h[2 * b] = db * (float)lo;
+        h[2 * b + 1] = db * (float)hi;
+    }
+}
+
+int moe_q8_supported(void) {
+#if MOE_AVX2
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+#if MOE_AVX2
+
+static inline float f16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return _cvtsh_ss(v); }
+
+static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// 16 bytes -> 32 nibbles: the low nibbles (elements 0..15), then the high ones (16..31).
+static inline __m256i nibbles(const uint8_t *p) {
+    __m128i v = _mm_loadu_si128((const __m128i *)p);
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), _mm256_set1_epi8(0x0F));
+}
+
+// Byte j = 0x10 when bit j of x is set.
+static inline __m256i bit4_from_bits(uint32_t x) {
+    const __m256i shuf = _mm256_setr_epi64x(0, 0x0101010101010101LL, 0x0202020202020202LL, 0x0303030303030303LL);
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)x), shuf);
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(v, bit), bit), _mm256_set1_epi8(0x10));
+}
+
+// (bytes at p >> shift) & mask, per byte (shift < 8).
+static inline __m256i bits_at(const uint8_t *p, int shift, int mask) {
+    __m256i v = _mm256_loadu_si256((const __m256i *)p);
+    return _mm256_and_si256(_mm256_srl_epi16(v, _mm_cvtsi32_si128(shift)), _mm256_set1_epi8((char)mask));
+}
+
+static inline void scale_min_k4(const uint8_t *s, int j, int *sc, int *m) {
+    if (j < 4) { *sc = s[j] & 63; *m = s[j + 4] & 63; }
+    else { *sc = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4); *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4); }
+}
+
+static inline int scale_q3k(const uint8_t *s, int j) {
+    int low = j < 8 ? s[j] & 0xF : s[j - 8] >> 4;
+    int high = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
+    return (low | high << 4) - 32;
+}
+
+enum { MODE_U8 = 0, MODE_S8 = 1, MODE_SC16 = 2 };
+
+typedef struct {
+    __m256i u;      // 32 unpacked weights
+    __m256i sc16;   // MODE_SC16: the halves' scales as int16 lanes (8 each)
+    float a, cb, clo, chi;
+} wblock;
+
+// Unpacks 32-block `b` of a row of GGML type `type` (codes as in GGUF). Returns the mode.
+static inline __attribute__((always_inline)) int unpack(int type, const uint8_t *w, long b, wblock *k) {
+    switch (type) {
+    case 2: {   // Q4_0: d, 16 nibble bytes; value (u - 8)·d
+        const uint8_t *p = w + b * 18;
+        float d = f16(p);
+        k->u = nibbles(p + 2); k->a = d; k->cb = -8.0f * d; k->clo = k->chi = 0;
+        return MODE_U8;
+    }
+    case 3: {   // Q4_1: d, m, nibbles; u·d + m
+        const uint8_t *p = w + b * 20;
+        k->u = nibbles(p + 4); k->a = f16(p); k->cb = f16(p + 2); k->clo = k->chi = 0;
+        return MODE_U8;
+    }
+    case 6: {   // Q5_0: d, qh, nibbles; (u - 16)·d
+        const uint8_t *p = w + b * 22;
+        uint32_t qh; memcpy(&qh, p + 2, 4);
+        float d = f16(p);
+        k->u = _mm256_or_si256(nibbles(p + 6), bit4_from_bits(qh)); k->a = d; k->cb = -16.0f * d; k->clo = k->chi = 0;
+        return MODE_U8;
+    }
+    case 7: {   // Q5_1: d, m, qh, nibbles
+        const uint8_t *p = w + b * 24;
+        uint32_t qh; memcpy(&qh, p + 4, 4);
+        k->u = _mm256_or_si256(nibbles(p + 8), bit4_from_bits(qh)); k->a = f16(p); k->cb = f16(p + 2); k->clo = k->chi = 0;
+        return MODE_U8;
+    }
+    case 8: {   // Q8_0: d, 32 int8
+        const uint8_t *p = w + b * 34;
+        k->u = _mm256_loadu_si256((const __m256i *)(p + 2)); k->a = f16(p); k->cb = k->clo = k->chi = 0;
+        return MODE_S8;
+    }
+    case 39: {  // MXFP4: e8m0 exponent, nibbles indexing doubled e2m1 values
+        const uint8_t *p = w + b * 17;
+        const __m256i table = _mm256_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12,
+                                               0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
+        uint8_t e = p[0];
+        uint32_t bits = e < 2 ? (0x00200000u << e) : ((uint32_t)(e - 1) << 23);
+        float d; memcpy(&d, &bits, 4);
+        k->u = _mm256_shuffle_epi8(table, nibbles(p + 1)); k->a = d; k->cb = k->clo = k->chi = 0;
+        return MODE_S8;
+    }
+    }
+    return -1;
+}
+
+// K-quants: the scales of a super-block are decoded once, then its eight blocks of 32 are unpacked.
+// `a[j]` multiplies block j's integer sum (times the activation scale); `c` holds the coefficients of
+// the activation sums: per block (Q4_K, Q5_K: c[0..8] · s) or per half-block (the others: c[0..16] · h).
+// For Q2_K, Q3_K and Q6_K the 16 integer scales sit in `s16` as int16, multiplied inside the sum.
+typedef struct {
+    float a[8];
+    __m256 c0, c1;
+    __m256i s16;
+} kscales;
+
+static inline __attribute__((always_inline)) int k_setup(int type, const uint8_t *p, kscales *k) {
+    float c[16];
+    switch (type) {
+    case 10: {  // Q2_K: scales[16] | qs[64] | d | dmin; value d·sc·u - dmin·m per 16
+        float d = f16(p + 80), dmin = f16(p + 82);
+        __m128i sc = _mm_loadu_si128((const __m128i *)p);
+        k->s16 = _mm256_cvtepu8_epi16(_mm_and_si128(sc, _mm_set1_epi8(0x0F)));
+        __m256 m = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_epi16(_mm_and_si128(sc, _mm_set1_epi8((char)0xF0)), 4)));
+        __m256 m1 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(_mm_srli_epi16(_mm_and_si128(sc, _mm_set1_epi8((char)0xF0)), 4), 8)));
+        k->c0 = _mm256_mul_ps(m, _mm256_set1_ps(-dmin));
+        k->c1 = _mm256_mul_ps(m1, _mm256_set1_ps(-dmin));
+        for (int j = 0; j < 8; j++) k->a[j] = d;
+        return MODE_SC16;
+    }
+    case 11: {  // Q3_K: hmask[32] | qs[64] | scales[12] | d; value (low + 4·hbit - 4)·d·sc
+        float d = f16(p + 108);
+        // Low nibbles: bytes 0..7, then their high nibbles; high bits: bits 2(i/4) of byte 8 + i%4.
+        __m128i v = _mm_loadl_epi64((const __m128i *)(p + 96));
+        __m128i lo = _mm_unpacklo_epi64(_mm_and_si128(v, _mm_set1_epi8(0x0F)), _mm_and_si128(_mm_srli_epi16(v, 4), _mm_set1_epi8(0x0F)));
+        uint32_t h32; memcpy(&h32, p + 104, 4);
+        __m128i hi = _mm_and_si128(_mm_srlv_epi32(_mm_set1_epi32((int)h32), _mm_setr_epi32(0, 2, 4, 6)), _mm_set1_epi8(3));
+        __m128i sc = _mm_sub_epi8(_mm_or_si128(lo, _mm_slli_epi16(hi, 4)), _mm_set1_epi8(32));
+        k->s16 = _mm256_cvtepi8_epi16(sc);
+        __m256 f = _mm256_set1_ps(-4.0f * d);
+        k->c0 = _mm256_mul_ps(f, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc)));
+        k->c1 = _mm256_mul_ps(f, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc, 8))));
+        for (int j = 0; j < 8; j++) k->a[j] = d;
+        return MODE_SC16;
+    }
+    case 12: case 13: {  // Q4_K / Q5_K: d | dmin | scales[12] | ...; value d·sc·u - dmin·m per 32
+        float d = f16(p), dmin = f16(p + 2);
+        for (int j = 0; j < 8; j++) {
+            int sc, m;
+            scale_min_k4(p + 4, j, &sc, &m);
+            k->a[j] = d * (float)sc; c[j] = -dmin * (float)m;
+        }
+        k->c0 = _mm256_loadu_ps(c); k->c1 = _mm256_setzero_ps();
+        return MODE_U8;
+    }
+    default: {  // 14, Q6_K: ql[128] | qh[64] | scales[16] | d; value (u - 32)·d·sc per 16
+        float d = f16(p + 208);
+        __m128i sc = _mm_loadu_si128((const __m128i *)(p + 192));
+        k->s16 = _mm256_cvtepi8_epi16(sc);
+        __m256 f = _mm256_set1_ps(-32.0f * d);
+        k->c0 = _mm256_mul_ps(f, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc)));
+        k->c1 = _mm256_mul_ps(f, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc, 8))));
+        for (int j = 0; j < 8; j++) k->a[j] = d;
+        return MODE_SC16;
+    }
+    }
+}
+
+// int16 lanes: the scale of half-block 2j in the low 128 bits, of 2j+1 in the high ones.
+static inline __m256i half_scales(__m256i s16, int j) {
+    static const int8_t masks[4][32] = {
+        {0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3},
+        {4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7},
+        {8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11},
+        {12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15},
+    };
+    __m256i half = j < 4 ? _mm256_permute2x128_si256(s16, s16, 0x00) : _mm256_permute2x128_si256(s16, s16, 0x11);
+    return _mm256_shuffle_epi8(half, _mm256_loadu_si256((const __m256i *)masks[j & 3]));
+}
+
+// The 32 quants of block j (0..7) of a K-quant super-block at p, as unsigned bytes.
+static inline __attribute__((always_inline)) __m256i k_quants(int type, const uint8_t *p, int j) {
+    int h = j >> 2, jj = j & 3;
+    switch (type) {
+    case 10: return bits_at(p + 16 + 32 * h, 2 * jj, 3);
+    case 11: return _mm256_or_si256(bits_at(p + 32 + 32 * h, 2 * jj, 3), _mm256_slli_epi16(bits_at(p, j, 1), 2));
+    case 12: return bits_at(p + 16 + 32 * (j >> 1), 4 * (j & 1), 0x0F);
+    case 13: return _mm256_or_si256(bits_at(p + 48 + 32 * (j >> 1), 4 * (j & 1), 0x0F), _mm256_slli_epi16(bits_at(p + 16, j, 1), 4));
+    default: {  // 14: Q6_K
+        __m256i low = bits_at(p + 64 * h + 32 * (jj & 1), 4 * (jj >> 1), 0x0F);
+        return _mm256_or_si256(low, _mm256_slli_epi16(bits_at(p + 128 + 32 * h, 2 * jj, 3), 4));
+    }
+    }
+}
+
+static inline __m256i idot(int mode, const wblock *k, __m256i x) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    if (mode == MODE_S8) {
+        return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(k->u, k->u), _mm256_sign_epi8(x, k->u)), ones);
+    }
+    __m256i p = _mm256_maddubs_epi16(k->u, x);
+    return _mm256_madd_epi16(p, mode == MODE_SC16 ? k->sc16 : ones);
+}
+
+// NT tokens at once (NT is a constant after inlining): each weight block is unpacked once.
+static inline __attribute__((always_inline)) void dot_group(int type, const uint8_t *w, long n, const uint8_t *act,
+                                                            long astride, float *out, long ostride, const int NT) {
+    long nb = n / 32;
+    __m256 acc[4], acc2[4];
+    float corr[4];
+    for (int t = 0; t < NT; t++) { acc[t] = _mm256_setzero_ps(); acc2[t] = _mm256_setzero_ps(); corr[t] = 0; }
+    for (long b = 0; b < nb; b++) {
+        wblock k;
+        int mode = unpack(type, w, b, &k);
+        for (int t = 0; t < NT; t++) {
+            const uint8_t *A = act + t * astride;
+            const float *D = (const float *)(A + n);
+            __m256i x = _mm256_loadu_si256((const __m256i *)(A + b * 32));
+            __m256 v = _mm256_cvtepi32_ps(idot(mode, &k, x));
+            __m256 s = _mm256_set1_ps(k.a * D[b]);
+            // Two accumulators per token when decoding, to hide the FMA latency.
+            if (NT == 1 && (b & 1)) acc2[t] = _mm256_fmadd_ps(v, s, acc2[t]);
+            else acc[t] = _mm256_fmadd_ps(v, s, acc[t]);
+            if (mode == MODE_U8) corr[t] += k.cb * D[nb + b];
+            else if (mode == MODE_SC16) corr[t] += k.clo * D[2 * nb + 2 * b] + k.chi * D[2 * nb + 2 * b + 1];
+        }
+    }
+    for (int t = 0; t < NT; t++) out[t * ostride] = hsum8(_mm256_add_ps(acc[t], acc2[t])) + corr[t];
+}
+
+static inline __attribute__((always_inline)) void kdot_group(int type, long bbytes, const uint8_t *w, long n, const uint8_t *act,
+                                                             long astride, float *out, long ostride, const int NT) {
+    long nb = n / 32;
+    __m256 acc[4], acc2[4];
+    for (int t = 0; t < NT; t++) { acc[t] = _mm256_setzero_ps(); acc2[t] = _mm256_setzero_ps(); }
+    for (long sb = 0; sb < nb / 8; sb++) {
+        const uint8_t *p = w + sb * bbytes;
+        kscales k;
+        int mode = k_setup(type, p, &k);
+        for (int j = 0; j < 8; j++) {
+            long b = sb * 8 + j;
+            wblock blk;
+            blk.u = k_quants(type, p, j);
+            if (mode == MODE_SC16) blk.sc16 = half_scales(k.s16, j);
+            for (int t = 0; t < NT; t++) {
+                const uint8_t *A = act + t * astride;
+                const float *D = (const float *)(A + n);
+                __m256i x = _mm256_loadu_si256((const __m256i *)(A + b * 32));
+                __m256 v = _mm256_cvtepi32_ps(idot(mode, &blk, x));
+                __m256 s = _mm256_set1_ps(k.a[j] * D[b]);
+                if (NT == 1 && (j & 1)) acc2[t] = _mm256_fmadd_ps(v, s, acc2[t]);
+                else acc[t] = _mm256_fmadd_ps(v, s, acc[t]);
+            }
+        }
+        // Offsets and minima times the activation sums, eight or sixteen at a time.
+        for (int t = 0; t < NT; t++) {
+            const float *D = (const float *)(act + t * astride + n);
+            if (mode == MODE_U8) {
+                acc2[t] = _mm256_fmadd_ps(k.c0, _mm256_loadu_ps(D + nb + sb * 8), acc2[t]);
+            } else {
+                acc2[t] = _mm256_fmadd_ps(k.c0, _mm256_loadu_ps(D + 2 * nb + sb * 16), acc2[t]);
+                acc2[t] = _mm256_fmadd_ps(k.c1, _mm256_loadu_ps(D + 2 * nb + sb * 16 + 8), acc2[t]);
+            }
+        }
+    }
+    for (int t = 0; t < NT; t++) out[t * ostride] = hsum8(_mm256_add_ps(acc[t], acc2[t]));
+}
+
+static inline __attribute__((always_inline)) void dot_tokens(int type, const uint8_t *w, long n, const uint8_t *act,
+                                                             long astride, float *out, long ostride, long tokens) {
+    long t = 0;
+    long kb = type == 10 ? 84 : type == 11 ? 110 : type == 12 ? 144 : type == 13 ? 176 : type == 14 ? 210 : 0;
+    if (kb) {
+        for (; t + 4 <= tokens; t += 4) kdot_group(type, kb, w, n, act + t * astride, astride, out + t * ostride, ostride, 4);
+        for (; t < tokens; t++) kdot_group(type, kb, w, n, act + t * astride, astride, out + t * ostride, ostride, 1);
+        return;
+    }
+    for (; t + 4 <= tokens; t += 4) dot_group(type, w, n, act + t * astride, astride, out + t * ostride, ostride, 4);
+    for (; t < tokens; t++) dot_group(type, w, n, act + t * astride, astride, out + t * ostride, ostride, 1);
+}
+
+#define DEFINE(T, CODE) \
+    static void dot_##T(const uint8_t *w, long n, const uint8_t *a, long as, float *o, long os, long nt) { \
+        dot_tokens(CODE, w, n, a, as, o, os, nt); }
+DEFINE(q4_0, 2)
+DEFINE(q4_1, 3)
+DEFINE(q5_0, 6)
+DEFINE(q5_1, 7)
+DEFINE(q8_0, 8)
+DEFINE(q2_k, 10)
+DEFINE(q3_k, 11)
+DEFINE(q4_k, 12)
+DEFINE(q5_k, 13)
+DEFINE(q6_k, 14)
+DEFINE(mxfp4, 39)
+#endif
+
+int moe_dot_q8_tokens(int type, const void *w, long n, const void *act, long astride, float *out, long ostride, long tokens) {
+#if MOE_AVX2
+    const uint8_t *wp = (const uint8_t *)w, *ap = (const uint8_t *)act;
+    switch (type) {
+    case 2: dot_q4_0(wp, n, ap, astride, out, ostride, tokens); return 0;
+    case 3: dot_q4_1(wp, n, ap, astride, out, ostride, tokens); return 0;
+    case 6: dot_q5_0(wp, n, ap, astride, out, ostride, tokens); return 0;
+    case 7: dot_q5_1(wp, n, ap, astride, out, ostride, tokens); return 0;
+    case 8: dot_q8_0(wp, n, ap, astride, out, ostride, tokens); return 0;
+    case 10: dot_q2_k(wp, n, ap, astride, out, ostride, tokens); return 0;
+    case 11: dot_q3_k(wp, n, ap, astride, out, ostride, tokens); return 0;
+    case 12: dot_q4_k(wp, n, ap, astride, out, ostride, tokens); return 0;
+    case 13: dot_q5_k(wp, n, ap, astride, out, ostride, tokens); return 0;
+    case 14: dot_q6_k(wp, n, ap, astride, out, ostride, tokens); return 0;
+    case 39: dot_mxfp4(wp, n, ap, astride, out, ostride, tokens); return 0;
+    }
+#else
+    (void)type; (void)w; (void)n; (void)act; (void)astride; (void)out; (void)ostride; (void)tokens;
+#endif
+    return -1;
+}
