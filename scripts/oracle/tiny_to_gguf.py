@@ -11,22 +11,48 @@ Run from the repository root:
 Reads Tests/Fixtures/tiny/<name>/ (config.json + model.safetensors, or shards with an index) and writes
 Tests/Fixtures/gguf/<name>.gguf (GGUF v3, default alignment 32). The output is deterministic.
 
-What the layout follows (llama.cpp's convert_hf_to_gguf.py together with gguf-py's constants and tensor
-map; this is an independent re-implementation for these seven fixtures, not a copy):
+Fixtures and the llama.cpp architecture each becomes: llama, llama_f16 -> llama; qwen2 -> qwen2;
+qwen3 -> qwen3; qwen2_moe -> qwen2moe; qwen3_moe -> qwen3moe; olmoe -> olmoe; deepseek_v3,
+deepseek_v3_noq -> deepseek2; glm4_moe -> glm4moe; granite -> granite; granitemoe -> granitemoe.
+scripts/oracle/GGUF_ARCHS.md documents the last four architectures key by key and tensor by tensor.
+
+What the layout follows (llama.cpp's convert_hf_to_gguf.py / conversion/*.py at master, together with
+gguf-py's constants and tensor map; this is an independent re-implementation for these twelve
+fixtures, not a copy):
 
 * Output type: like `--outtype` set to the checkpoint's own dtype. F32 checkpoints -> ALL_F32, F16 ->
   MOSTLY_F16, BF16 -> MOSTLY_BF16 (tensors as GGML type BF16 = 30). In all cases tensors with one
-  dimension (norms, biases, rope_freqs) and every `*_norm.weight` are F32, and the MoE routers
-  (`ffn_gate_inp`) and the Qwen2-MoE shared-expert gate (`ffn_gate_inp_shexp`) are always F32.
+  dimension (norms, biases, rope_freqs, DeepSeek/GLM's exp_probs_b) and every `*_norm.weight` are F32,
+  and the MoE routers (`ffn_gate_inp`) and the Qwen2-MoE shared-expert gate (`ffn_gate_inp_shexp`) are
+  always F32.
 * Tensor order: `rope_freqs` first (llama3 rope only), then the checkpoint tensors sorted by their
   Hugging Face name (shard by shard), which is the order the converter visits them. Per-expert weights
   are held back until the last expert of a layer has been seen, then written as three stacked tensors
-  in the order down, gate, up.
-* Llama only: rows of q_proj/k_proj (weights and biases) are permuted from Hugging Face's rotate-half
-  RoPE layout to the interleaved-pair layout llama.cpp's LLAMA architecture uses (its rope type is
-  NORM). Qwen2/Qwen3/Qwen2-MoE/Qwen3-MoE/OLMoE use NEOX rope in llama.cpp, so no permutation.
+  in the order down, gate, up. A tensor the converter splits (DeepSeek's kv_b_proj, GraniteMoE's
+  input_linear) puts its parts where the original was, in the order given below.
+* Llama and Granite only: rows of q_proj/k_proj (weights and biases) are permuted from Hugging Face's
+  rotate-half RoPE layout to the interleaved-pair layout llama.cpp's LLAMA/GRANITE architectures use
+  (their rope type is NORM). Qwen2/Qwen3/Qwen2-MoE/Qwen3-MoE/OLMoE/GLM-4-MoE use NEOX rope in
+  llama.cpp, so no permutation. DeepSeek2 uses NORM rope but is not permuted either: DeepSeek-V3's
+  Hugging Face model already rotates interleaved pairs (`rope_interleave: true`).
 * Stacked experts: torch.stack over the expert index, so numpy shape [n_expert, rows, cols] and GGML
   ne = {cols, rows, n_expert}.
+* deepseek2 (DeepseekV2Model): MLA is written in llama.cpp's absorbed form. kv_b_proj ([n_head *
+  (nope + v), kv_lora_rank]) is viewed as [n_head, nope + v, rank] and split per head into
+  attn_k_b = k part transposed, numpy [n_head, rank, nope] (ne {nope, rank, n_head}), then
+  attn_v_b = v part, numpy [n_head, v, rank] (ne {rank, v, n_head}); no attn_kv_b is written.
+  head_count_kv is written as 1, key_length = kv_lora_rank + qk_rope_head_dim, value_length =
+  kv_lora_rank (the latent MQA view), and key_length_mla / value_length_mla carry the real head sizes.
+  e_score_correction_bias becomes blk.N.exp_probs_b.bias; yarn_log_multiplier is 0.1 * mscale_all_dim.
+  q_lora_rank is omitted when the config's is null (deepseek_v3_noq: attn_q instead of attn_q_a/_b).
+* glm4moe (Glm4MoeModel): rope.dimension_count = head_dim * partial_rotary_factor; the pre-FFN norm is
+  blk.N.post_attention_norm (not ffn_norm); q/k/v biases and per-head q/k norms are written as they
+  are; expert_gating_func is always 2 (sigmoid). block_count includes num_nextn_predict_layers (the
+  NextN/MTP blocks follow the decoder blocks; glm4_moe has none, nextn_predict_layers = 0 is written).
+* granite / granitemoe (GraniteModel / GraniteMoeModel, LlamaModel subclasses): the four multipliers are
+  written as attention.scale, embedding_scale, residual_scale, logit_scale; head_dim is ignored.
+  GraniteMoE's input_linear ([n_expert, 2 * ff, n_embd]) is split along its rows into ffn_gate_exps
+  (first ff rows) and ffn_up_exps; output_linear -> ffn_down_exps, router.layer -> ffn_gate_inp.
 * The converter writes no tokenizer of its own for these fixtures (they ship none); a placeholder
   "gpt2" vocabulary with vocab_size tokens "<t0>", "<t1>", ..., all of type NORMAL, an empty merges
   list and pre-tokenizer "default" is written instead, plus bos/eos ids from config.json (read the
@@ -42,27 +68,46 @@ Deliberate departures from the stock converter, because these fixtures go where 
 * llama3 rope factors use `original_max_position_embeddings` from `rope_parameters` (as current
   llama.cpp master does). Older converters read it from the top level of the config only and fall back
   to 8192, which is wrong for transformers-5 style configs like these fixtures.
+* deepseek_v3 / deepseek_v3_noq: `deepseek2.expert_gating_func = 2` (sigmoid) is written although the
+  fixture configs have no `scoring_func`. transformers' DeepseekV3Config has no such field (its router
+  is always sigmoid), while the real DeepSeek-V3 / Kimi-K2 config.json files say "scoring_func":
+  "sigmoid", which the stock converter turns into exactly this key, in this slot. Without it llama.cpp
+  falls back to softmax gating and the logits are wrong (checked: 0.67 relative error).
 
-Things llama.cpp itself (read, not run: src/models/*.cpp) would reject in two of these files, both
-because the tiny fixtures are more general than the real models: OLMoE's loader wants attn_k_norm of
-n_embd (64) elements, but with GQA the checkpoint's k_norm has n_kv_head * head_dim (32); and the
-QWEN3MOE graph needs ffn_gate_inp in every layer, so the dense layer 1 of qwen3_moe cannot load.
+Things llama.cpp itself would reject in three of these files, because the tiny fixtures are more
+general than the real models (--verify runs llama.cpp on them when it is built, see below): OLMoE's
+loader wants attn_k_norm of n_embd (64) elements, but with GQA the checkpoint's k_norm has
+n_kv_head * head_dim (32); the QWEN3MOE loader needs ffn_gate_inp in every layer, so the dense layer 1
+of qwen3_moe cannot load; and DEEPSEEK2's loader requires attention.q_lora_rank unless the file has
+26, 27 or 48 blocks (its test for "lite" models), so deepseek_v3_noq (3 blocks, no q LoRA, the key
+omitted as the converter omits it) does not load. Written with q_lora_rank = 0 it would (checked in an
+F32 variant: logits match the oracle to 7e-7), but real q-LoRA-free files (DeepSeek-V2-Lite) have no
+such key either, so the fixture keeps the converter's layout.
 
 Qwen2-MoE's shared-expert gate (HF shared_expert_gate.weight, [1, n_embd]) is written 2-D, ne
 {n_embd, 1}, F32, as the converter has done since it stopped squeezing tensors. llama.cpp declares it
 {n_embd} and accepts either; older GGUFs have it 1-D, and transformers' GGUF loader only handles
 the 1-D form (it expand_dims the tensor to [1, 1, n_embd] and then rejects the size).
 
---verify reads every file back with gguf.GGUFReader, checks it against the safetensors (names, shapes,
-types, values, the permutation), checks that rope_freqs reproduces the fixture's `rope_inv_freq`, and
-runs the model from the GGUF through transformers' GGUF loader, comparing the logits with
-oracle.json.
+--verify reads every file back with gguf.GGUFReader and checks it against the safetensors (names,
+shapes, types, values, the permutation, the kv_b split rebuilt with explicit loops, and for deepseek2
+kv_b_proj reassembled from attn_k_b/attn_v_b bit for bit), checks that rope_freqs reproduces the
+fixture's `rope_inv_freq`, and then runs the model and compares the logits with oracle.json:
+the seven older fixtures through transformers' GGUF loader; deepseek2/glm4moe/granite/granitemoe,
+which that loader does not know, through hf_config_from_gguf + hf_tensors_from_gguf below (a reader
+written from GGUF_ARCHS.md: metadata -> Hugging Face config, tensors -> checkpoint tensors), then
+transformers. When a llama.cpp source tree with conversion/ is found (LLAMA_CPP_DIR, or the one
+scripts/bench/build_llamacpp.sh unpacks under .cache/llama.cpp/), its converter is run on the fixture
+(placeholder vocabulary patched in) and its file compared with ours key by key and tensor by tensor;
+and when libllama.so is built there, llama.cpp evaluates each file and its logits are compared with
+the oracle's (F32 files within 1e-4).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import re
 import sys
@@ -92,7 +137,16 @@ FIXTURES: dict[str, tuple[MODEL_ARCH, str]] = {
     "qwen2_moe": (MODEL_ARCH.QWEN2MOE, "qwen2moe"),
     "qwen3_moe": (MODEL_ARCH.QWEN3MOE, "qwen2moe"),
     "olmoe": (MODEL_ARCH.OLMOE, "olmoe"),
+    "deepseek_v3": (MODEL_ARCH.DEEPSEEK2, "deepseek2"),
+    "deepseek_v3_noq": (MODEL_ARCH.DEEPSEEK2, "deepseek2"),
+    "glm4_moe": (MODEL_ARCH.GLM4_MOE, "glm4moe"),
+    "granite": (MODEL_ARCH.GRANITE, "granite"),
+    "granitemoe": (MODEL_ARCH.GRANITE_MOE, "granite"),
 }
+# families whose per-expert checkpoint tensors (mlp.experts.{x}.{proj}) are stacked per layer
+PER_EXPERT_FAMILIES = ("qwen2moe", "olmoe", "deepseek2", "glm4moe")
+# families whose q/k rows are permuted to llama.cpp's interleaved-pair (NORM) rope layout
+PERMUTED_FAMILIES = ("llama", "granite")
 
 OUTTYPE = {
     torch.float32: LlamaFileType.ALL_F32,
@@ -207,9 +261,37 @@ def llama3_rope_factors(cfg: dict[str, Any]) -> torch.Tensor | None:
     return torch.tensor(out, dtype=torch.float32)
 
 
+def n_experts(cfg: dict[str, Any]) -> int | None:
+    """Routed expert count, looked up the way the converter's find_hparam does."""
+    for key in ("num_local_experts", "num_experts", "n_routed_experts"):
+        if key in cfg:
+            return cfg[key]
+    return None
+
+
+def block_count(family: str, cfg: dict[str, Any]) -> int:
+    """GLM-4-MoE appends its NextN/MTP layers to the decoder blocks (blk.{n_layer} ...), so its
+    block_count includes them; DeepSeek-V2/V3's converter drops them (skip_mtp)."""
+    n = cfg["num_hidden_layers"]
+    if family == "glm4moe":
+        n += cfg.get("num_nextn_predict_layers") or 0
+    return n
+
+
 def write_hparams(w: Writer, arch: MODEL_ARCH, family: str, cfg: dict[str, Any], ftype: LlamaFileType) -> None:
-    """The key/value pairs convert_hf_to_gguf writes for these architectures, in its order."""
-    w.add_block_count(cfg["num_hidden_layers"])
+    """The key/value pairs convert_hf_to_gguf writes for these architectures, in its order.
+
+    Where the converter writes a key twice (TextModel.set_gguf_parameters, then the model class),
+    gguf-py keeps the first slot and the last value; the same happens here (the duplicate-key warning
+    of GGUFWriter is silenced, it is expected)."""
+    cfg = dict(cfg)
+    if family == "deepseek2":
+        cfg["num_key_value_heads"] = 1  # MLA is written as MQA over the latent (one kv head)
+        cfg.setdefault("rms_norm_eps", 1e-6)
+    if family == "granite":
+        cfg.pop("head_dim", None)  # GraniteModel ignores head_dim
+    logging.getLogger("gguf.gguf_writer").setLevel(logging.ERROR)
+    w.add_block_count(block_count(family, cfg))
     w.add_context_length(cfg["max_position_embeddings"])
     w.add_embedding_length(cfg["hidden_size"])
     w.add_feed_forward_length(cfg["intermediate_size"])
@@ -217,30 +299,114 @@ def write_hparams(w: Writer, arch: MODEL_ARCH, family: str, cfg: dict[str, Any],
     w.add_head_count_kv(cfg["num_key_value_heads"])
     p = rope_params(cfg)
     rope_type = p.get("rope_type")
-    if rope_type not in (None, "default", "llama3"):
+    if rope_type == "yarn" and p.get("factor") is not None:
+        w.add_rope_scaling_type(gguf.RopeScalingType.YARN)
+        w.add_rope_scaling_factor(p["factor"])
+        w.add_rope_scaling_orig_ctx_len(p["original_max_position_embeddings"])
+        if (v := p.get("extrapolation_factor")) is not None:
+            w.add_rope_scaling_yarn_ext_factor(v)
+        if (v := p.get("attention_factor", p.get("attn_factor"))) is not None:
+            w.add_rope_scaling_yarn_attn_factor(v)
+        if (v := p.get("beta_fast")) is not None:
+            w.add_rope_scaling_yarn_beta_fast(v)
+        if (v := p.get("beta_slow")) is not None:
+            w.add_rope_scaling_yarn_beta_slow(v)
+    elif rope_type not in (None, "default", "llama3"):
         raise NotImplementedError(f"rope_type {rope_type!r}")  # llama3 is carried by rope_freqs only
     if "rope_theta" in p:
         w.add_rope_freq_base(p["rope_theta"])
     # OlmoeModel writes the config value and then overwrites it with a hard-coded 1e-5 (same slot)
     w.add_layer_norm_rms_eps(1e-5 if family == "olmoe" else cfg["rms_norm_eps"])
-    n_expert = cfg.get("num_local_experts", cfg.get("num_experts"))
+    n_expert = n_experts(cfg)
     if n_expert is not None:
         w.add_expert_count(n_expert)
     if (n_used := cfg.get("num_experts_per_tok")) is not None:
         w.add_expert_used_count(n_used)
+    if (v := cfg.get("n_group")) is not None:
+        w.add_expert_group_count(v)
+    if (v := cfg.get("topk_group")) is not None:
+        w.add_expert_group_used_count(v)
+    score_func = cfg.get("scoring_func")
+    if score_func is None and family == "deepseek2":
+        # Departure: transformers' DeepseekV3Config has no scoring_func (the router is always
+        # sigmoid), so the fixture config lacks the key that real DeepSeek-V3 configs carry
+        # ("scoring_func": "sigmoid"); without it llama.cpp would fall back to softmax.
+        score_func = "sigmoid"
+    if score_func is not None:
+        w.add_expert_gating_func({"softmax": gguf.ExpertGatingFuncType.SOFTMAX,
+                                  "sigmoid": gguf.ExpertGatingFuncType.SIGMOID}[score_func])
     if (hd := cfg.get("head_dim")) is not None:  # only when the config states head_dim
         w.add_key_length(hd)
         w.add_value_length(hd)
     w.add_file_type(ftype)
     # architecture-specific additions
-    if family == "llama":
+    if family in ("llama", "granite"):
         w.add_vocab_size(cfg["vocab_size"])
         w.add_rope_dimension_count(head_dim(cfg))
+    if family == "granite":
+        # GraniteModel: *_multiplier -> *_scale, each only when present and non-zero
+        if v := cfg.get("attention_multiplier"):
+            w.add_attention_scale(v)
+        if v := cfg.get("embedding_multiplier"):
+            w.add_embedding_scale(v)
+        if v := cfg.get("residual_multiplier"):
+            w.add_residual_scale(v)
+        if v := cfg.get("logits_scaling"):
+            w.add_logit_scale(v)
+        if v := cfg.get("shared_intermediate_size"):  # GraniteMoeShared only
+            w.add_expert_shared_feed_forward_length(v)
     elif family == "qwen2moe":
         if (v := cfg.get("moe_intermediate_size")) is not None:
             w.add_expert_feed_forward_length(v)
         if (v := cfg.get("shared_expert_intermediate_size")) is not None:
             w.add_expert_shared_feed_forward_length(v)
+    elif family == "deepseek2":
+        has_moe = cfg.get("n_routed_experts") is not None
+        first_dense = cfg.get("first_k_dense_replace")
+        if first_dense is None:
+            first_dense = 0 if has_moe else cfg["num_hidden_layers"]
+        w.add_leading_dense_block_count(first_dense)
+        kv_lora_rank = cfg.get("kv_lora_rank", 512)
+        w.add_vocab_size(cfg["vocab_size"])
+        if cfg.get("q_lora_rank") is not None:
+            w.add_q_lora_rank(cfg["q_lora_rank"])
+        w.add_kv_lora_rank(kv_lora_rank)
+        # the MQA view of MLA: one "head" of the latent (+ the shared rope key) ...
+        w.add_key_length(kv_lora_rank + cfg["qk_rope_head_dim"])
+        w.add_value_length(kv_lora_rank)
+        # ... and the real per-head sizes after decompression
+        w.add_key_length_mla(cfg["qk_nope_head_dim"] + cfg["qk_rope_head_dim"])
+        w.add_value_length_mla(cfg["v_head_dim"])
+        w.add_expert_feed_forward_length(cfg.get("moe_intermediate_size", cfg["intermediate_size"]))
+        if has_moe:
+            w.add_expert_count(cfg["n_routed_experts"])
+        w.add_expert_shared_count(cfg.get("n_shared_experts", 0))
+        if (v := cfg.get("routed_scaling_factor")) is not None:
+            w.add_expert_weights_scale(v)
+        if cfg.get("norm_topk_prob"):  # written only when true
+            w.add_expert_weights_norm(True)
+        w.add_rope_dimension_count(cfg["qk_rope_head_dim"])
+        if (v := rope_params(cfg).get("mscale_all_dim")) is not None:
+            # llama.cpp's legacy DeepSeek convention: 0.1 * mscale_all_dim (the loader divides by 0.1)
+            w.add_rope_scaling_yarn_log_mul(0.1 * v)
+    elif family == "glm4moe":
+        hd = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
+        w.add_rope_dimension_count(int(hd * rope_params(cfg).get("partial_rotary_factor", 0.5)))
+        if (v := cfg.get("n_routed_experts")) is not None:
+            w.add_expert_count(v)
+        if (v := cfg.get("moe_intermediate_size")) is not None:
+            w.add_expert_feed_forward_length(v)
+        if (v := cfg.get("n_shared_experts")) is not None:
+            w.add_expert_shared_count(v)
+        if (v := cfg.get("first_k_dense_replace")) is not None:
+            w.add_leading_dense_block_count(v)
+        w.add_expert_gating_func(gguf.ExpertGatingFuncType.SIGMOID)
+        if (v := cfg.get("routed_scaling_factor")) is not None:
+            w.add_expert_weights_scale(v)
+        if (v := cfg.get("norm_topk_prob")) is not None:  # written even when false
+            w.add_expert_weights_norm(v)
+        if (v := cfg.get("num_nextn_predict_layers")) is not None:
+            w.add_nextn_predict_layers(v)
 
 
 # ------------------------------------------------------------------------------------------ tensors
@@ -267,7 +433,7 @@ class Converter:
         self.fixture_dir = TINY_ROOT / name
         self.arch, self.family = FIXTURES[name]
         self.cfg = load_config(self.fixture_dir)
-        self.n_layer = self.cfg["num_hidden_layers"]
+        self.n_layer = block_count(self.family, self.cfg)
         self.tensor_map = gguf.get_tensor_name_map(self.arch, self.n_layer)
         self.ftype = OUTTYPE[checkpoint_dtype(self.fixture_dir)]
         self.experts: dict[int, dict[str, torch.Tensor]] = {}
@@ -278,6 +444,8 @@ class Converter:
         return gguf.TENSOR_NAMES[key].format(bid=bid) + suffix
 
     def map_name(self, hf_name: str) -> str:
+        # the converter renames DeepSeek-V3's router bias buffer while indexing the checkpoint
+        hf_name = re.sub(r"e_score_correction_bias$", "e_score_correction.bias", hf_name)
         new = self.tensor_map.get_name(hf_name, try_suffixes=(".weight", ".bias"))
         if new is not None:
             return new
@@ -298,16 +466,46 @@ class Converter:
 
     # tensor stream -----------------------------------------------------------------------------
     def modify(self, name: str, t: torch.Tensor, bid: int | None) -> Iterator[tuple[str, torch.Tensor]]:
-        if self.family == "llama":
-            n_head = self.cfg["num_attention_heads"]
-            n_kv = self.cfg["num_key_value_heads"]
+        cfg = self.cfg
+        if self.family == "deepseek2":
+            if cfg.get("tie_word_embeddings") and name in ("lm_head.weight", "model.lm_head.weight"):
+                return
+            if bid is not None and re.match(r"model\.layers\.\d+", name) and bid >= cfg["num_hidden_layers"]:
+                return  # skip_mtp: DeepSeek's NextN layers are not converted
+        if self.family in PERMUTED_FAMILIES:
+            n_head = cfg["num_attention_heads"]
+            n_kv = cfg["num_key_value_heads"]
             if name.endswith(("q_proj.weight", "q_proj.bias")):
                 t = permute_rope_rows(t, n_head)
             elif name.endswith(("k_proj.weight", "k_proj.bias")):
                 t = permute_rope_rows(t, n_kv)
-        if self.family in ("qwen2moe", "olmoe") and "experts" in name:
+        if self.family == "granite" and name.endswith(("block_sparse_moe.input_linear.weight",
+                                                       "shared_mlp.input_linear.weight")):
+            # JetMoE-style fused [gate; up] along the output rows -> two tensors, gate first
+            shared = "shared_mlp" in name
+            ff = cfg["shared_intermediate_size"] if shared else cfg["intermediate_size"]
+            assert t.shape[-2] == 2 * ff, f"{name}: {tuple(t.shape)}"
+            gate, up = t.split(ff, dim=-2)
+            keys = ((MODEL_TENSOR.FFN_GATE_SHEXP, MODEL_TENSOR.FFN_UP_SHEXP) if shared
+                    else (MODEL_TENSOR.FFN_GATE_EXP, MODEL_TENSOR.FFN_UP_EXP))
+            yield self.tensor_name(keys[0], bid), gate
+            yield self.tensor_name(keys[1], bid), up
+            return
+        if self.family == "deepseek2" and name.endswith("kv_b_proj.weight"):
+            # MLA absorption layout: per head, kv_b rows are [k_nope (nope) ; v (v_head_dim)];
+            # k_b = k_nope part transposed to [head, kv_lora_rank, nope], v_b = [head, v_head_dim, kv_lora_rank]
+            n_head_kv = cfg["num_key_value_heads"]  # the config's value (= n_head), not the 1 written
+            nope, v_dim = cfg["qk_nope_head_dim"], cfg["v_head_dim"]
+            assert t.shape[0] == n_head_kv * (nope + v_dim)
+            kv_b = t.view(n_head_kv, nope + v_dim, t.shape[-1])
+            k_b, v_b = torch.split(kv_b, [nope, v_dim], dim=1)
+            yield self.map_name(name.replace("kv_b_proj", "k_b_proj")), k_b.transpose(1, 2)
+            yield self.map_name(name.replace("kv_b_proj", "v_b_proj")), v_b
+            return
+        is_expert = ("mlp.experts" in name) if self.family in ("deepseek2", "glm4moe") else ("experts" in name)
+        if self.family in PER_EXPERT_FAMILIES and is_expert:
             assert bid is not None
-            n_expert = self.cfg.get("num_local_experts", self.cfg.get("num_experts"))
+            n_expert = n_experts(cfg)
             layer = self.experts.setdefault(bid, {})
             layer[name] = t
             if len(layer) < n_expert * 3:
@@ -320,7 +518,7 @@ class Converter:
         yield self.map_name(name), t
 
     def tensors(self) -> Iterator[tuple[str, torch.Tensor]]:
-        if self.family == "llama" and (factors := llama3_rope_factors(self.cfg)) is not None:
+        if self.family in ("llama", "granite") and (factors := llama3_rope_factors(self.cfg)) is not None:
             yield self.tensor_name(MODEL_TENSOR.ROPE_FREQS), factors
         for name, t in iter_checkpoint(self.fixture_dir):
             if name.endswith(".rotary_emb.inv_freq"):
@@ -437,9 +635,36 @@ def check_against_checkpoint(name: str, path: Path) -> list[str]:
         m = re.fullmatch(r"model\.layers\.(\d+)\.mlp\.experts\.(\d+)\.(\w+)\.weight", hf)
         if m:
             continue
-        g = conv.map_name(hf)
+        bid = block_id(hf)
         a = t.numpy()
-        if conv.family == "llama" and re.search(r"\.(q|k)_proj\.", hf):
+        if conv.family == "deepseek2" and (
+                (hf.startswith("model.layers.") and bid is not None and bid >= cfg["num_hidden_layers"])
+                or (cfg.get("tie_word_embeddings") and hf == "lm_head.weight")):
+            continue  # NextN layers and a tied lm_head are not written
+        if conv.family == "deepseek2" and hf.endswith(".self_attn.kv_b_proj.weight"):
+            # explicit loops: per head h, kv_b rows h*(nope+v) .. +nope are k_nope, the next v rows are v
+            nope, vd, rank = cfg["qk_nope_head_dim"], cfg["v_head_dim"], a.shape[1]
+            k_b = np.empty((n_head, rank, nope), dtype=a.dtype)  # GGML ne {nope, rank, n_head}
+            v_b = np.empty((n_head, vd, rank), dtype=a.dtype)  # GGML ne {rank, v, n_head}
+            for h in range(n_head):
+                for r in range(rank):
+                    for i in range(nope):
+                        k_b[h, r, i] = a[h * (nope + vd) + i, r]
+                    for j in range(vd):
+                        v_b[h, j, r] = a[h * (nope + vd) + nope + j, r]
+            expected[f"blk.{bid}.attn_k_b.weight"] = k_b
+            expected[f"blk.{bid}.attn_v_b.weight"] = v_b
+            continue
+        if hf.endswith(".mlp.gate.e_score_correction_bias"):
+            expected[f"blk.{bid}.exp_probs_b.bias"] = a
+            continue
+        if conv.family == "granite" and hf.endswith(".block_sparse_moe.input_linear.weight"):
+            ff = cfg["intermediate_size"]  # [n_expert, 2*ff, n_embd]: rows 0..ff-1 gate, ff..2ff-1 up
+            expected[f"blk.{bid}.ffn_gate_exps.weight"] = a[:, :ff, :]
+            expected[f"blk.{bid}.ffn_up_exps.weight"] = a[:, ff:, :]
+            continue
+        g = conv.map_name(hf)
+        if conv.family in PERMUTED_FAMILIES and re.search(r"\.(q|k)_proj\.", hf):
             heads = n_head if ".q_proj." in hf else n_kv
             # explicit loop version of the permutation: per head, interleave the two halves
             b = np.empty_like(a)
@@ -449,9 +674,9 @@ def check_against_checkpoint(name: str, path: Path) -> list[str]:
                     b[h * d + 2 * i + 1] = a[h * d + d // 2 + i]
             a = b
         expected[g] = a
-    n_expert = cfg.get("num_local_experts", cfg.get("num_experts"))
+    n_expert = n_experts(cfg)
     if n_expert:
-        for bid in range(cfg["num_hidden_layers"]):
+        for bid in range(conv.n_layer):
             for proj, key in (("gate_proj", MODEL_TENSOR.FFN_GATE_EXP), ("up_proj", MODEL_TENSOR.FFN_UP_EXP),
                               ("down_proj", MODEL_TENSOR.FFN_DOWN_EXP)):
                 names = [f"model.layers.{bid}.mlp.experts.{x}.{proj}.weight" for x in range(n_expert)]
@@ -587,6 +812,434 @@ def transformers_mapping_strict(name: str, path: Path) -> tuple[np.ndarray, list
     return run_logits(name, model), notes
 
 
+# ------------------------------------------------- reading deepseek2 / glm4moe / granite(moe) back
+# transformers' GGUF loader does not know these four architectures. Instead, a small reader written
+# from scripts/oracle/GGUF_ARCHS.md alone (metadata -> Hugging Face config, GGUF tensors ->
+# checkpoint tensors, every transform undone) rebuilds a checkpoint that transformers then runs.
+# It is the Python twin of what MoEKit's Swift loader has to do.
+
+READER_ARCHS = {
+    "deepseek2": ("deepseek_v3", "DeepseekV3ForCausalLM"),
+    "glm4moe": ("glm4_moe", "Glm4MoeForCausalLM"),
+    "granite": ("granite", "GraniteForCausalLM"),
+    "granitemoe": ("granitemoe", "GraniteMoeForCausalLM"),
+}
+_MISSING = object()
+
+
+def gguf_kv(path: Path) -> tuple[dict[str, Any], list[str]]:
+    r = gguf.GGUFReader(path)
+    kv = {k: f.contents() for k, f in r.fields.items() if not k.startswith("GGUF.")}
+    return kv, [t.name for t in r.tensors]
+
+
+def hf_config_from_gguf(path: Path) -> dict[str, Any]:
+    """The Hugging Face config a GGUF of one of the four architectures describes (GGUF_ARCHS.md)."""
+    kv, names = gguf_kv(path)
+    arch = kv["general.architecture"]
+
+    def g(key: str, default: Any = _MISSING) -> Any:
+        v = kv.get(f"{arch}.{key}", default)
+        if v is _MISSING:
+            raise KeyError(f"{arch}.{key}")
+        return v
+
+    model_type, hf_arch = READER_ARCHS[arch]
+    n_embd, n_head = g("embedding_length"), g("attention.head_count")
+    n_layer = g("block_count") - g("nextn_predict_layers", 0)
+    rope: dict[str, Any] = {"rope_type": "default", "rope_theta": g("rope.freq_base", 10000.0)}
+    cfg: dict[str, Any] = {
+        "model_type": model_type, "architectures": [hf_arch],
+        "hidden_size": n_embd, "num_hidden_layers": n_layer,
+        "intermediate_size": g("feed_forward_length"), "num_attention_heads": n_head,
+        "vocab_size": g("vocab_size", None) or len(kv["tokenizer.ggml.tokens"]),
+        "max_position_embeddings": g("context_length"),
+        "rms_norm_eps": g("attention.layer_norm_rms_epsilon"),
+        "tie_word_embeddings": "output.weight" not in names,
+        "hidden_act": "silu",
+    }
+    if arch == "deepseek2":
+        n_rot = g("rope.dimension_count")
+        # MLA files: *_mla are the real head sizes (key_length/value_length describe the latent MQA
+        # view); legacy files (unsplit attn_kv_b) have no *_mla and the real sizes in key/value_length
+        k_head = g("attention.key_length_mla", None) or g("attention.key_length")
+        v_head = g("attention.value_length_mla", None) or g("attention.value_length")
+        if g("expert_gating_func", 0) != 2:
+            raise ValueError("transformers' DeepseekV3 routes with a sigmoid only (expert_gating_func 2)")
+        cfg.update({
+            "num_key_value_heads": n_head,  # head_count_kv (1) is the latent MQA view
+            "q_lora_rank": g("attention.q_lora_rank", None) or None,
+            "kv_lora_rank": g("attention.kv_lora_rank"),
+            "qk_rope_head_dim": n_rot, "qk_nope_head_dim": k_head - n_rot, "v_head_dim": v_head,
+            "qk_head_dim": k_head, "head_dim": n_rot,
+            "n_routed_experts": g("expert_count"), "num_experts_per_tok": g("expert_used_count"),
+            "moe_intermediate_size": g("expert_feed_forward_length"),
+            "n_shared_experts": g("expert_shared_count"),
+            "first_k_dense_replace": g("leading_dense_block_count", 0),
+            "routed_scaling_factor": g("expert_weights_scale", 1.0),
+            "norm_topk_prob": g("expert_weights_norm", False),
+            "n_group": g("expert_group_count", 1), "topk_group": g("expert_group_used_count", 1),
+            "rope_interleave": True, "attention_bias": False,
+        })
+        if g("rope.scaling.type", "none") == "yarn":
+            rope.update({"rope_type": "yarn", "factor": g("rope.scaling.factor"),
+                         "original_max_position_embeddings": g("rope.scaling.original_context_length"),
+                         "beta_fast": g("rope.scaling.yarn_beta_fast", 32.0),
+                         "beta_slow": g("rope.scaling.yarn_beta_slow", 1.0)})
+            if (log_mul := g("rope.scaling.yarn_log_multiplier", None)) is not None:
+                # deepseek2 stores 0.1 * mscale_all_dim; llama.cpp assumes mscale == mscale_all_dim
+                rope["mscale_all_dim"] = rope["mscale"] = log_mul / 0.1
+    elif arch == "glm4moe":
+        hd = g("attention.key_length")
+        rope["partial_rotary_factor"] = g("rope.dimension_count") / hd
+        cfg.update({
+            "num_key_value_heads": g("attention.head_count_kv"), "head_dim": hd,
+            "attention_bias": "blk.0.attn_q.bias" in names,
+            "use_qk_norm": "blk.0.attn_q_norm.weight" in names,
+            "n_routed_experts": g("expert_count"), "num_experts_per_tok": g("expert_used_count"),
+            "moe_intermediate_size": g("expert_feed_forward_length"),
+            "n_shared_experts": g("expert_shared_count"),
+            "first_k_dense_replace": g("leading_dense_block_count", 0),
+            "routed_scaling_factor": g("expert_weights_scale", 1.0),
+            "norm_topk_prob": g("expert_weights_norm", False),
+            "n_group": g("expert_group_count", 1), "topk_group": g("expert_group_used_count", 1),
+            "num_nextn_predict_layers": g("nextn_predict_layers", 0),
+        })
+        if g("expert_gating_func", 2) != 2:
+            raise ValueError("GLM-4-MoE routes with a sigmoid (expert_gating_func 2)")
+    else:  # granite, granitemoe
+        hd = n_embd // n_head
+        cfg.update({
+            "num_key_value_heads": g("attention.head_count_kv", n_head),
+            "attention_multiplier": g("attention.scale", None) or hd ** -0.5,
+            "embedding_multiplier": g("embedding_scale", None) or 1.0,
+            "residual_multiplier": g("residual_scale", None) or 1.0,
+            "logits_scaling": g("logit_scale"),
+            "attention_bias": "blk.0.attn_q.bias" in names,
+        })
+        if arch == "granite":
+            cfg["mlp_bias"] = "blk.0.ffn_gate.bias" in names
+        else:
+            cfg.update({"num_local_experts": g("expert_count"), "num_experts_per_tok": g("expert_used_count")})
+            if (v := g("expert_shared_feed_forward_length", None)):
+                cfg.update({"model_type": "granitemoeshared", "architectures": ["GraniteMoeSharedForCausalLM"],
+                            "shared_intermediate_size": v})
+    cfg["rope_parameters"] = rope
+    return cfg
+
+
+def unpermute_rope_rows(a: np.ndarray, n_head: int) -> np.ndarray:
+    """Inverse of the Llama/Granite q/k permutation: row h*d + 2i -> h*d + i, h*d + 2i+1 -> h*d + d/2 + i."""
+    d = a.shape[0] // n_head
+    return a.reshape(n_head, d // 2, 2, *a.shape[1:]).swapaxes(1, 2).reshape(a.shape)
+
+
+def hf_tensors_from_gguf(path: Path, cfg: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Checkpoint-format tensors (the fixture's safetensors names) rebuilt from a GGUF of one of the
+    four architectures, float32 (GGUF_ARCHS.md, "tensors")."""
+    kv, _ = gguf_kv(path)
+    arch = kv["general.architecture"]
+    got = {n: arr for n, (_, _, arr) in reader_tensors(path).items()}
+    top = {"token_embd.weight": "model.embed_tokens.weight", "output_norm.weight": "model.norm.weight",
+           "output.weight": "lm_head.weight"}
+    per_layer = {
+        "attn_norm.weight": "input_layernorm.weight",
+        "ffn_norm.weight": "post_attention_layernorm.weight",
+        "post_attention_norm.weight": "post_attention_layernorm.weight",  # glm4moe
+        "attn_output.weight": "self_attn.o_proj.weight", "attn_output.bias": "self_attn.o_proj.bias",
+        "attn_q_norm.weight": "self_attn.q_norm.weight", "attn_k_norm.weight": "self_attn.k_norm.weight",
+        "ffn_gate.weight": "mlp.gate_proj.weight", "ffn_up.weight": "mlp.up_proj.weight",
+        "ffn_down.weight": "mlp.down_proj.weight",
+        "ffn_gate.bias": "mlp.gate_proj.bias", "ffn_up.bias": "mlp.up_proj.bias", "ffn_down.bias": "mlp.down_proj.bias",
+        # deepseek2 MLA
+        "attn_q_a.weight": "self_attn.q_a_proj.weight", "attn_q_a_norm.weight": "self_attn.q_a_layernorm.weight",
+        "attn_q_b.weight": "self_attn.q_b_proj.weight",
+        "attn_kv_a_mqa.weight": "self_attn.kv_a_proj_with_mqa.weight",
+        "attn_kv_a_norm.weight": "self_attn.kv_a_layernorm.weight",
+        "attn_kv_b.weight": "self_attn.kv_b_proj.weight",  # legacy (pre-MLA) files only
+        # glm4moe NextN/MTP blocks
+        "nextn.eh_proj.weight": "eh_proj.weight", "nextn.enorm.weight": "enorm.weight",
+        "nextn.hnorm.weight": "hnorm.weight", "nextn.embed_tokens.weight": "embed_tokens.weight",
+        "nextn.shared_head_head.weight": "shared_head.head.weight",
+        "nextn.shared_head_norm.weight": "shared_head.norm.weight",
+    }
+    for p in ("q", "k", "v"):
+        for s in ("weight", "bias"):
+            per_layer[f"attn_{p}.{s}"] = f"self_attn.{p}_proj.{s}"
+    if arch in ("deepseek2", "glm4moe"):
+        per_layer.update({"ffn_gate_inp.weight": "mlp.gate.weight", "exp_probs_b.bias": "mlp.gate.e_score_correction_bias"})
+        for p in ("gate", "up", "down"):
+            per_layer[f"ffn_{p}_shexp.weight"] = f"mlp.shared_experts.{p}_proj.weight"
+    else:
+        per_layer.update({"ffn_gate_inp.weight": "block_sparse_moe.router.layer.weight",
+                          "ffn_down_exps.weight": "block_sparse_moe.output_linear.weight",
+                          "ffn_down_shexp.weight": "shared_mlp.output_linear.weight"})
+    halves = {"deepseek2": ("attn_k_b.weight", "attn_v_b.weight"),
+              "granitemoe": ("ffn_gate_exps.weight", "ffn_up_exps.weight", "ffn_gate_shexp.weight", "ffn_up_shexp.weight")}
+    out: dict[str, np.ndarray] = {}
+    pending: dict[tuple[int, str], np.ndarray] = {}
+    for name, a in got.items():
+        if name in top:
+            out[top[name]] = a
+            continue
+        m = re.fullmatch(r"blk\.(\d+)\.(.+)", name)
+        if m is None:
+            raise ValueError(f"unexpected tensor {name}")
+        bid, suffix = int(m.group(1)), m.group(2)
+        pre = f"model.layers.{bid}."
+        if arch in ("deepseek2", "glm4moe") and (e := re.fullmatch(r"ffn_(gate|up|down)_exps\.weight", suffix)):
+            for x in range(a.shape[0]):  # [n_expert, rows, cols] -> one matrix per expert
+                out[f"{pre}mlp.experts.{x}.{e.group(1)}_proj.weight"] = a[x]
+        elif suffix in halves.get(arch, ()):
+            pending[(bid, suffix)] = a  # parts of one Hugging Face tensor, joined below
+        elif suffix in per_layer:
+            out[pre + per_layer[suffix]] = a
+        else:
+            raise ValueError(f"no Hugging Face name for {name}")
+    for (bid, suffix), a in list(pending.items()):
+        pre = f"model.layers.{bid}."
+        if suffix == "attn_k_b.weight":
+            k_b, v_b = a, pending[(bid, "attn_v_b.weight")]  # [H, rank, nope], [H, v, rank]
+            kv_b = np.concatenate([k_b.transpose(0, 2, 1), v_b], axis=1)  # [H, nope + v, rank]
+            out[pre + "self_attn.kv_b_proj.weight"] = kv_b.reshape(-1, kv_b.shape[-1])
+        elif suffix == "ffn_gate_exps.weight":  # granitemoe: input_linear = [gate; up] along the rows
+            out[pre + "block_sparse_moe.input_linear.weight"] = np.concatenate(
+                [a, pending[(bid, "ffn_up_exps.weight")]], axis=1)
+        elif suffix == "ffn_gate_shexp.weight":
+            out[pre + "shared_mlp.input_linear.weight"] = np.concatenate(
+                [a, pending[(bid, "ffn_up_shexp.weight")]], axis=0)
+    if arch in ("granite", "granitemoe"):  # undo the interleaved-pair permutation of q/k rows
+        for hf in list(out):
+            if re.search(r"self_attn\.q_proj\.", hf):
+                out[hf] = unpermute_rope_rows(out[hf], cfg["num_attention_heads"])
+            elif re.search(r"self_attn\.k_proj\.", hf):
+                out[hf] = unpermute_rope_rows(out[hf], cfg["num_key_value_heads"])
+    return out
+
+
+def check_mla_roundtrip(name: str, path: Path) -> list[str]:
+    """kv_b_proj rebuilt from attn_k_b / attn_v_b must equal the checkpoint's, bit for bit."""
+    conv = Converter(name)
+    src = {k: v.to(torch.float32).numpy() for k, v in iter_checkpoint(conv.fixture_dir)}
+    rebuilt = hf_tensors_from_gguf(path, hf_config_from_gguf(path))
+    bad = []
+    for k, a in src.items():
+        if k.endswith("kv_b_proj.weight") and not np.array_equal(rebuilt.get(k), a):
+            bad.append(k)
+    return bad
+
+
+def compare_configs(name: str, derived: dict[str, Any]) -> list[str]:
+    """Fields of the config derived from the metadata that disagree with the fixture's config."""
+    ref = load_config(TINY_ROOT / name)
+    ref_rope = rope_params(ref)
+    out = []
+
+    def same(a: Any, b: Any) -> bool:
+        if isinstance(a, float) or isinstance(b, float):
+            return a is not None and b is not None and math.isclose(float(a), float(b), rel_tol=1e-6)
+        return a == b
+    for k, v in derived.items():
+        if k in ("architectures", "hidden_act"):
+            continue
+        if k == "rope_parameters":
+            for rk, rv in v.items():
+                if not same(rv, ref_rope.get(rk)):
+                    out.append(f"rope_parameters.{rk}: {rv!r} vs fixture {ref_rope.get(rk)!r}")
+            continue
+        if k not in ref:
+            continue
+        if not same(v, ref[k]):
+            out.append(f"{k}: {v!r} vs fixture {ref[k]!r}")
+    return out
+
+
+def reader_logits(name: str, path: Path, config_mode: str) -> tuple[np.ndarray, list[str]]:
+    """Rebuild a checkpoint from the GGUF (hf_tensors_from_gguf) and run it with transformers.
+    config_mode "gguf": the config derived from the metadata; "fixture": the fixture's config.json."""
+    import tempfile
+    from safetensors.torch import save_file
+    from transformers import AutoModelForCausalLM
+
+    derived = hf_config_from_gguf(path)
+    notes = [f"config field differs: {d}" for d in compare_configs(name, derived)]
+    cfg = derived if config_mode == "gguf" else load_config(TINY_ROOT / name)
+    tensors = hf_tensors_from_gguf(path, derived)
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "config.json").write_text(json.dumps(cfg))
+        save_file({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in tensors.items()},
+                  str(Path(tmp) / "model.safetensors"))
+        model, info = AutoModelForCausalLM.from_pretrained(tmp, dtype=torch.float32, attn_implementation="eager",
+                                                           output_loading_info=True)
+    problems = {k: v for k, v in info.items() if v and k in ("missing_keys", "unexpected_keys", "mismatched_keys")}
+    if problems:
+        raise RuntimeError(f"load problems: {problems}")
+    return run_logits(name, model), notes
+
+
+# ------------------------------------------------------------------- llama.cpp's converter, run
+# If a llama.cpp checkout is at hand (LLAMA_CPP_DIR, or the copy scripts/bench/build_llamacpp.sh
+# unpacks under .cache/llama.cpp/), its convert_hf_to_gguf.py is run on the fixture (in a
+# subprocess, with its own gguf-py; only set_vocab is replaced by the placeholder vocabulary) and the
+# file is compared with ours: keys, values and order, tensor names, order, types, shapes and bytes.
+
+# differences that are deliberate (see the module docstring)
+LLAMACPP_EXPECTED_FAIL = {"qwen3_moe": "its dense layer 1 has no QWEN3MOE tensor name"}
+LLAMACPP_EXPECTED_DIFFS: dict[str, set[str]] = {
+    "deepseek_v3": {"kv deepseek2.expert_gating_func"},
+    "deepseek_v3_noq": {"kv deepseek2.expert_gating_func"},
+}
+_LLAMACPP_RUNNER = r'''
+import sys
+from pathlib import Path
+lc, fixture, out, ftype = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
+sys.path.insert(0, str(lc)); sys.path.insert(1, str(lc / "gguf-py"))
+import logging; logging.disable(logging.WARNING)
+import gguf
+from conversion import ModelBase, get_model_class
+hp = ModelBase.load_hparams(fixture, False)
+cls = get_model_class(hp["architectures"][0])
+def set_vocab(self):
+    n = self.hparams["vocab_size"]; w = self.gguf_writer
+    w.add_tokenizer_model("gpt2"); w.add_tokenizer_pre("default")
+    w.add_token_list([f"<t{i}>" for i in range(n)]); w.add_token_types([gguf.TokenType.NORMAL] * n)
+    gguf.SpecialVocab(self.dir_model, load_merges=False, n_vocab=n).add_to_gguf(w, quiet=True)
+cls.set_vocab = set_vocab
+cls(fixture, gguf.LlamaFileType[ftype], out, eager=True).write()
+'''
+
+
+def find_llama_cpp() -> Path | None:
+    import glob
+    import os
+
+    cands = [os.environ.get("LLAMA_CPP_DIR", "")]
+    cands += sorted(glob.glob(str(REPO_ROOT / ".cache" / "llama.cpp" / "*" / "vendor" / "llama.cpp")))
+    cands.append(str(REPO_ROOT / ".cache" / "llama.cpp"))
+    for c in cands:
+        if c and (Path(c) / "convert_hf_to_gguf.py").is_file() and (Path(c) / "conversion").is_dir():
+            return Path(c)
+    return None
+
+
+def llamacpp_crosscheck(name: str, path: Path) -> tuple[bool, str]:
+    import subprocess
+    import tempfile
+
+    lc = find_llama_cpp()
+    if lc is None:
+        return True, "skipped (no llama.cpp checkout with conversion/ found; set LLAMA_CPP_DIR)"
+    conv = Converter(name)
+    with tempfile.TemporaryDirectory() as tmp:
+        ref = Path(tmp) / "ref.gguf"
+        res = subprocess.run([sys.executable, "-c", _LLAMACPP_RUNNER, str(lc), str(conv.fixture_dir), str(ref),
+                              conv.ftype.name], capture_output=True, text=True)
+        if res.returncode != 0 or not ref.is_file():
+            last = (res.stderr.strip().splitlines() or ["?"])[-1][:160]
+            return False, f"llama.cpp's converter failed: {last}"
+        diffs = diff_gguf(ref, path)
+    diffs.discard("kv tokenizer.ggml.merges")  # gguf-py cannot write the empty merges array
+    expected = LLAMACPP_EXPECTED_DIFFS.get(name, set())
+    unexpected = sorted(diffs - expected)
+    msg = f"{lc.relative_to(REPO_ROOT) if lc.is_relative_to(REPO_ROOT) else lc}: "
+    if unexpected:
+        return False, msg + f"differs: {unexpected}"
+    return True, msg + ("identical" if not diffs else f"identical except the deliberate {sorted(diffs)}")
+
+
+def diff_gguf(a: Path, b: Path) -> set[str]:
+    ra, rb = gguf.GGUFReader(a), gguf.GGUFReader(b)
+
+    def kvs(r: Any) -> dict[str, Any]:
+        return {k: (f.types, f.contents()) for k, f in r.fields.items() if not k.startswith("GGUF.")}
+    ka, kb = kvs(ra), kvs(rb)
+    out = {f"kv {k}" for k in set(ka) | set(kb) if ka.get(k) != kb.get(k)}
+    common = [k for k in ka if k in kb]
+    if common != [k for k in kb if k in ka]:
+        out.add("kv order")
+    ta = [(t.name, t.tensor_type, [int(x) for x in t.shape], bytes(t.data)) for t in ra.tensors]
+    tb = [(t.name, t.tensor_type, [int(x) for x in t.shape], bytes(t.data)) for t in rb.tensors]
+    if ta != tb:
+        da, db = {t[0]: t for t in ta}, {t[0]: t for t in tb}
+        out |= {f"tensor {n}" for n in set(da) | set(db) if da.get(n) != db.get(n)}
+        if [t[0] for t in ta] != [t[0] for t in tb]:
+            out.add("tensor order")
+    return out
+
+
+# --------------------------------------------------------------- llama.cpp itself, run on the file
+# If scripts/bench/build_llamacpp.sh has built libllama.so (.cache/llama.cpp/build/bin), each file is
+# loaded and evaluated by llama.cpp through the sdist's ctypes bindings, in a subprocess (a GGML_ASSERT
+# would abort the process): one batch of the oracle's input_ids, logits at every position, F32 KV
+# cache, no flash attention, one thread. Files with F16/BF16 weights differ from the oracle by
+# llama.cpp's reduced-precision activations, so only the F32 files are held to 1e-4.
+
+LLAMACPP_RUN_EXPECTED_FAIL = {
+    "qwen3_moe": "QWEN3MOE wants ffn_gate_inp in every layer; layer 1 is dense",
+    "olmoe": "OLMOE wants attn_k_norm of n_embd (64); with GQA it has n_kv_head*head_dim (32)",
+    "deepseek_v3_noq": "no q_lora_rank key; llama.cpp only treats 26/27/48-layer files as q-LoRA-free",
+}
+_LIBLLAMA_RUNNER = r'''
+import glob, json, os, sys, types
+import numpy as np
+cache, gguf_path, oracle_path = sys.argv[1:4]
+os.environ["LLAMA_CPP_LIB_PATH"] = os.path.join(cache, "build", "bin")
+pkg = types.ModuleType("llama_cpp")
+pkg.__path__ = [sorted(glob.glob(os.path.join(cache, "llama_cpp_python-*", "llama_cpp")))[-1]]
+sys.modules["llama_cpp"] = pkg
+import llama_cpp.llama_cpp as ll
+logs = []
+cb = ll.llama_log_callback(lambda level, text, data: logs.append(text.decode(errors="replace")))
+ll.llama_log_set(cb, None)
+ll.llama_backend_init()
+mp = ll.llama_model_default_params(); mp.n_gpu_layers = 0
+model = ll.llama_model_load_from_file(gguf_path.encode(), mp)
+if not model:
+    err = [l.strip() for l in logs if "error loading model" in l]
+    print(json.dumps({"error": (err or ["load failed"])[0]})); sys.exit(0)
+oracle = json.load(open(oracle_path))
+ids = oracle["input_ids"]; n = len(ids)
+nv = ll.llama_vocab_n_tokens(ll.llama_model_get_vocab(model))
+cp = ll.llama_context_default_params()
+cp.n_ctx = cp.n_batch = cp.n_ubatch = 64; cp.n_seq_max = 1; cp.n_threads = cp.n_threads_batch = 1
+cp.flash_attn_type = ll.LLAMA_FLASH_ATTN_TYPE_DISABLED; cp.type_k = cp.type_v = ll.GGML_TYPE_F32; cp.no_perf = True
+ctx = ll.llama_init_from_model(model, cp)
+b = ll.llama_batch_init(n, 0, 1)
+for i, t in enumerate(ids):
+    b.token[i] = t; b.pos[i] = i; b.n_seq_id[i] = 1; b.seq_id[i][0] = 0; b.logits[i] = 1
+b.n_tokens = n
+if ll.llama_decode(ctx, b) != 0:
+    print(json.dumps({"error": "llama_decode failed"})); sys.exit(0)
+got = np.stack([np.ctypeslib.as_array(ll.llama_get_logits_ith(ctx, p), shape=(nv,)).copy() for p in range(n)])
+ref = np.array(oracle["logits"], dtype=np.float32)
+print(json.dumps({"rel": float(np.abs(got - ref).max() / np.abs(ref).max()),
+                  "argmax": float((got.argmax(1) == ref.argmax(1)).mean())}))
+'''
+
+
+def libllama_run(name: str, path: Path) -> tuple[bool, str]:
+    import subprocess
+
+    cache = REPO_ROOT / ".cache" / "llama.cpp"
+    if not (cache / "build" / "bin" / "libllama.so").is_file() or not list(cache.glob("llama_cpp_python-*/llama_cpp")):
+        return True, "skipped (no libllama.so; scripts/bench/build_llamacpp.sh builds it)"
+    res = subprocess.run([sys.executable, "-c", _LIBLLAMA_RUNNER, str(cache), str(path), str(TINY_ROOT / name / "oracle.json")],
+                         capture_output=True, text=True, timeout=600)
+    try:
+        out = json.loads(res.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        out = {"error": f"crashed (exit {res.returncode}): {(res.stderr.strip().splitlines() or ['?'])[-1][:140]}"}
+    if "error" in out:
+        if name in LLAMACPP_RUN_EXPECTED_FAIL:
+            return True, f"does not load, as expected ({LLAMACPP_RUN_EXPECTED_FAIL[name]}): {out['error']}"
+        return False, out["error"]
+    f32 = Converter(name).ftype == LlamaFileType.ALL_F32
+    good = out["rel"] <= 1e-4 or not f32
+    note = "" if f32 else " (F16/BF16 weights: llama.cpp rounds activations too, not held to 1e-4)"
+    return good, (f"{'MATCH' if good else 'MISMATCH'} (max|dlogit| / max|logit| = {out['rel']:.1e}, "
+                  f"argmax agrees at {out['argmax'] * 100:.0f}% of positions){note}")
+
+
 def compare_logits(name: str, logits: np.ndarray) -> tuple[bool, float]:
     ref = np.array(oracle_of(name)["logits"], dtype=np.float32)
     if logits.shape != ref.shape:
@@ -635,6 +1288,26 @@ def verify(names: Sequence[str]) -> bool:
         ok &= not problems
         if (msg := check_rope_freqs(name, path)) is not None:
             print("  " + msg)
+        arch_name = gguf.MODEL_ARCH_NAMES[FIXTURES[name][0]]
+        if FIXTURES[name][1] == "deepseek2":
+            bad = check_mla_roundtrip(name, path)
+            print("  kv_b_proj rebuilt from attn_k_b + attn_v_b == checkpoint:", "OK" if not bad else f"DIFFERS {bad}")
+            ok &= not bad
+        good, msg = llamacpp_crosscheck(name, path)
+        if not good and name in LLAMACPP_EXPECTED_FAIL:
+            msg += f" (expected: {LLAMACPP_EXPECTED_FAIL[name]})"
+            good = True
+        print(f"  llama.cpp convert_hf_to_gguf.py on the fixture vs this file: {msg}")
+        ok &= good
+        good, msg = libllama_run(name, path)
+        print(f"  llama.cpp (libllama) evaluates the file vs oracle logits: {msg}")
+        ok &= good
+        if arch_name in READER_ARCHS:
+            report("GGUF_ARCHS.md reader -> transformers, config from GGUF metadata",
+                   lambda: reader_logits(name, path, "gguf"), True)
+            report("GGUF_ARCHS.md reader -> transformers, fixture config", lambda: reader_logits(name, path, "fixture"), True)
+            print("  transformers' own GGUF loader: not attempted (it does not know this architecture)")
+            continue
         report("transformers GGUF name map + tensor processor, strict load", lambda: transformers_mapping_strict(name, path), True)
         if name in GGUF_CONFIG_GAPS:
             report("from_pretrained(gguf_file), fixture config", lambda: transformers_from_pretrained(name, path, "fixture"), False)
