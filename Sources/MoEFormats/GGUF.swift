@@ -29,6 +29,16 @@ public indirect enum GGUFValue: Sendable, Equatable {
     public var arrayValue: [GGUFValue]? { if case .array(let a) = self { return a } else { return nil } }
 }
 
+/// A GGUF value type code (0 uint8 … 12 float64; 9 is an array, with its item type).
+public struct GGUFValueType: Sendable, Equatable {
+    public var type: UInt32
+    public var item: UInt32?
+    public init(type: UInt32, item: UInt32? = nil) { self.type = type; self.item = item }
+    public static let u32 = GGUFValueType(type: 4), i32 = GGUFValueType(type: 5), f32 = GGUFValueType(type: 6)
+    public static let bool = GGUFValueType(type: 7), string = GGUFValueType(type: 8), u64 = GGUFValueType(type: 10)
+    public static func array(_ item: UInt32) -> GGUFValueType { GGUFValueType(type: 9, item: item) }
+}
+
 /// GGML tensor types by their GGUF codes; MoEKit computes with the ones that map to a `DType`.
 public enum GGMLType {
     public static let names: [UInt32: String] = [
@@ -87,6 +97,8 @@ public final class GGUFFile: @unchecked Sendable {
     public let version: UInt32
     /// Metadata in file order.
     public let metadata: [(String, GGUFValue)]
+    /// The GGUF value type of each key (and, for arrays, of their items): what a copy must keep.
+    public let metadataTypes: [String: GGUFValueType]
     public let tensors: [GGUFTensorInfo]
     public let alignment: Int
     public let dataOffset: Int
@@ -115,14 +127,18 @@ public final class GGUFFile: @unchecked Sendable {
         var meta: [(String, GGUFValue)] = []
         meta.reserveCapacity(kvCount)
         var seenKeys = Set<String>()
+        var types: [String: GGUFValueType] = [:]
         for _ in 0..<kvCount {
             let at = r.pos
             let key = try r.string("metadata key")
             guard seenKeys.insert(key).inserted else { throw r.fail("duplicate metadata key '\(key)'", at: at) }
             let type = try r.u32("type of '\(key)'")
+            let item: UInt32? = type == 9 && r.remaining >= 4 ? UInt32(littleEndian: m.bytes(at: r.pos, count: 4).loadUnaligned(as: UInt32.self)) : nil
             meta.append((key, try r.value(type: type, field: key, depth: 0)))
+            types[key] = GGUFValueType(type: type, item: item)
         }
         metadata = meta
+        metadataTypes = types
         var align = 32
         if let a = meta.first(where: { $0.0 == "general.alignment" })?.1 {
             guard let v = a.intValue, v > 0, v <= 1 << 20, v & (v - 1) == 0 else {

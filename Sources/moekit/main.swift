@@ -4,7 +4,7 @@ struct MoEKitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "moekit",
         abstract: "Run Mixture-of-Experts language models on the CPU and see what each token costs.",
-        subcommands: [Demo.self, Run.self, Chat.self, Inspect.self, Tokenize.self, Logits.self, Generate.self, Trace.self, Bench.self, Info.self, Kernels.self],
+        subcommands: [Demo.self, Run.self, Chat.self, Inspect.self, Tokenize.self, Logits.self, Generate.self, Trace.self, Bench.self, Quantize.self, Synthesize.self, Info.self, Kernels.self],
         defaultSubcommand: Demo.self)
 }
 

@@ -1,0 +1,144 @@
+import MoEFormats
+import MoETensor
+
+/// The GGUF layout of a Hugging Face config, as llama.cpp's converter writes it: metadata keys with
+/// llama.cpp's value types, and every tensor's GGUF name and GGML dims. For the architectures whose
+/// GGUF names `GGUFModel` reads (llama, qwen2, qwen3, qwen2moe, qwen3moe, olmoe).
+public struct GGUFLayout {
+    public var architecture: String
+    public var metadata: [(String, GGUFValue, GGUFValueType)] = []
+    /// GGUF name, GGML dims (fastest first), and whether it is a norm weight (initialised to one).
+    public var tensors: [(name: String, dims: [Int], norm: Bool)] = []
+
+    public static let architectures: [String: String] = [
+        "llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3", "qwen2_moe": "qwen2moe", "qwen3_moe": "qwen3moe", "olmoe": "olmoe",
+    ]
+
+    public init(config r: ConfigReader, name: String) throws {
+        let type = try r.string("model_type")
+        guard let arch = Self.architectures[type] else {
+            throw r.fail("model_type", "'\(type)' cannot be written as GGUF yet (\(Self.architectures.keys.sorted().joined(separator: ", ")) can)")
+        }
+        architecture = arch
+        let H = try r.int("hidden_size", min: 1)
+        let L = try r.int("num_hidden_layers", min: 1)
+        let heads = try r.int("num_attention_heads", min: 1)
+        let kv = try r.int("num_key_value_heads", default: heads, min: 1)
+        let hd = try r.int("head_dim", default: H / heads, min: 1)
+        let V = try r.int("vocab_size", min: 1)
+        let I = try r.int("intermediate_size", min: 1)
+        let moe = type.hasSuffix("moe")
+        let experts = moe ? try r.int("num_experts", "num_local_experts", min: 1) : 0
+        let topK = moe ? try r.int("num_experts_per_tok", min: 1) : 0
+        let expertI = moe ? try r.int("moe_intermediate_size", default: I, min: 1) : 0
+        let sharedI = type == "qwen2_moe" ? try r.int("shared_expert_intermediate_size", default: 0) : 0
+        let dense = Set(moe ? try (r.json["mlp_only_layers"]?.arrayValue ?? []).compactMap(\.intValue) : Array(0..<L))
+        let tied = try r.bool("tie_word_embeddings", default: false)
+
+        func u32(_ k: String, _ v: Int) { metadata.append((k, .uint(UInt64(v)), .u32)) }
+        func f32(_ k: String, _ v: Double) { metadata.append((k, .float(v), .f32)) }
+        metadata.append(("general.architecture", .string(arch), .string))
+        metadata.append(("general.name", .string(name), .string))
+        u32("\(arch).context_length", try r.int("max_position_embeddings", default: 4096))
+        u32("\(arch).embedding_length", H)
+        u32("\(arch).block_count", L)
+        u32("\(arch).feed_forward_length", type == "olmoe" ? expertI : I)
+        u32("\(arch).attention.head_count", heads)
+        u32("\(arch).attention.head_count_kv", kv)
+        if hd != H / heads {
+            u32("\(arch).attention.key_length", hd)
+            u32("\(arch).attention.value_length", hd)
+        }
+        u32("\(arch).rope.dimension_count", hd)
+        f32("\(arch).rope.freq_base", try r.double("rope_theta", default: 10000))
+        f32("\(arch).attention.layer_norm_rms_epsilon", try r.double("rms_norm_eps", default: 1e-6))
+        u32("\(arch).vocab_size", V)
+        if moe {
+            u32("\(arch).expert_count", experts)
+            u32("\(arch).expert_used_count", topK)
+            if type != "olmoe" { u32("\(arch).expert_feed_forward_length", expertI) }
+            if sharedI > 0 { u32("\(arch).expert_shared_feed_forward_length", sharedI) }
+        }
+        // A placeholder vocabulary (synthetic models have no tokenizer): "<t0>" ... as NORMAL tokens.
+        metadata.append(("tokenizer.ggml.model", .string("gpt2"), .string))
+        metadata.append(("tokenizer.ggml.pre", .string("default"), .string))
+        metadata.append(("tokenizer.ggml.tokens", .array((0..<V).map { .string("<t\($0)>") }), .array(8)))
+        metadata.append(("tokenizer.ggml.token_type", .array([GGUFValue](repeating: .int(1), count: V)), .array(5)))
+        metadata.append(("tokenizer.ggml.merges", .array([]), .array(8)))
+        u32("tokenizer.ggml.bos_token_id", try r.int("bos_token_id", default: 0))
+        u32("tokenizer.ggml.eos_token_id", try r.int("eos_token_id", default: 0))
+
+        func add(_ n: String, _ dims: Int..., norm: Bool = false) { tensors.append((n, dims, norm)) }
+        add("token_embd.weight", H, V)
+        for l in 0..<L {
+            let b = "blk.\(l)."
+            add(b + "attn_norm.weight", H, norm: true)
+            add(b + "attn_q.weight", H, heads * hd)
+            add(b + "attn_k.weight", H, kv * hd)
+            add(b + "attn_v.weight", H, kv * hd)
+            add(b + "attn_output.weight", heads * hd, H)
+            if type == "qwen2" || type == "qwen2_moe" {
+                add(b + "attn_q.bias", heads * hd)
+                add(b + "attn_k.bias", kv * hd)
+                add(b + "attn_v.bias", kv * hd)
+            }
+            if type == "qwen3" || type == "qwen3_moe" {
+                add(b + "attn_q_norm.weight", hd, norm: true)
+                add(b + "attn_k_norm.weight", hd, norm: true)
+            } else if type == "olmoe" {
+                add(b + "attn_q_norm.weight", heads * hd, norm: true)
+                add(b + "attn_k_norm.weight", kv * hd, norm: true)
+            }
+            add(b + "ffn_norm.weight", H, norm: true)
+            if dense.contains(l) {
+                add(b + "ffn_gate.weight", H, I)
+                add(b + "ffn_up.weight", H, I)
+                add(b + "ffn_down.weight", I, H)
+            } else {
+                add(b + "ffn_gate_inp.weight", H, experts)
+                add(b + "ffn_gate_exps.weight", H, expertI, experts)
+                add(b + "ffn_up_exps.weight", H, expertI, experts)
+                add(b + "ffn_down_exps.weight", expertI, H, experts)
+                if sharedI > 0 {
+                    add(b + "ffn_gate_inp_shexp.weight", H, 1)
+                    add(b + "ffn_gate_shexp.weight", H, sharedI)
+                    add(b + "ffn_up_shexp.weight", H, sharedI)
+                    add(b + "ffn_down_shexp.weight", sharedI, H)
+                }
+            }
+        }
+        add("output_norm.weight", H, norm: true)
+        if !tied { add("output.weight", H, V) }
+    }
+}
+
+extension Quantizer {
+    /// A GGUF file for `config` with random weights (uniform, std 0.02; norms one), matrices in the
+    /// plan's types: a model of a real shape for benchmarks, made without downloading it.
+    public static func synthesize(config: ConfigReader, to path: String, plan: QuantizePlan, seed: UInt64,
+                                  pool: ThreadPool, progress: ((Int, Int) -> Void)? = nil) throws -> Report {
+        let layout = try GGUFLayout(config: config, name: "synthetic \(try config.string("model_type"))")
+        let w = GGUFWriter()
+        for (k, v, t) in layout.metadata { w.set(k, v, as: t) }
+        w.set("general.file_type", .uint(UInt64(QuantizePlan.fileType(plan.target))), as: .u32)
+        w.set("general.quantization_version", .uint(2), as: .u32)
+        var jobs: [Job] = []
+        var report = Report()
+        for (i, t) in layout.tensors.enumerated() {
+            let dtype = plan.type(for: t.name, dims: t.dims, current: nil) ?? .f32
+            let cols = t.dims[0], norm = t.norm
+            jobs.append(Job(name: t.name, dims: t.dims, type: QuantizePlan.ggmlCode(dtype)!, dtype: dtype, copy: nil, row: { r, out in
+                if norm {
+                    out.update(repeating: 1, count: cols)
+                    return
+                }
+                var rng = SplitMix64(seed: seed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(r) &* 0xD1B5_4A32_D192_ED03)
+                // Uniform on ±0.02·√3: standard deviation 0.02.
+                for c in 0..<cols { out[c] = (Float(rng.next() >> 40) / Float(1 << 24) * 2 - 1) * 0.034641 }
+            }))
+            report.tensors.append((t.name, "random", dtype.rawValue))
+        }
+        report.bytes = try write(w, jobs, to: path, pool: pool, progress: progress)
+        return report
+    }
+}
