@@ -60,7 +60,7 @@ public struct IndexerWeights: Sendable {
 /// Multi-head latent attention (DeepSeek-V2/V3, GLM-5). Queries come from a low-rank path
 /// (`qA [qLoraRank, hidden]` → RMSNorm → `qB [heads*(nope+rope), qLoraRank]`) or a plain `q`;
 /// keys and values from one compressed latent `kvA [kvLoraRank+rope, hidden]` whose first part is
-/// RMS-normalised and expanded per head by `kvB [heads*(nope+v), kvLoraRank]`; `o [hidden, heads*v]`.
+/// RMS-normalised and expanded per head by `kvB` (see `MLAUpProjection`); `o [hidden, heads*v]`.
 public struct MLAWeights: Sendable {
     public var qA: WeightMatrix?
     public var qABias: [Float]?
@@ -70,12 +70,30 @@ public struct MLAWeights: Sendable {
     public var kvA: WeightMatrix
     public var kvABias: [Float]?
     public var kvANorm: [Float]
-    public var kvB: WeightMatrix
+    public var kvB: MLAUpProjection
     public var o: WeightMatrix
     public var oBias: [Float]?
     /// This layer's own DSA indexer; nil where the layer reuses the previous layer's choice or the
     /// model has no sparse attention.
     public var indexer: IndexerWeights?
+}
+
+/// MLA's per-head up-projections of the latent, as a checkpoint stores them.
+public enum MLAUpProjection: Sendable {
+    /// Hugging Face's `kv_b_proj [heads*(nope+v), kvLoraRank]`: each head's `nope` key rows, then its
+    /// `v` value rows.
+    case fused(WeightMatrix)
+    /// llama.cpp's split (GGUF `attn_k_b`, `attn_v_b`), one matrix per head: the key rows transposed,
+    /// `keys[h] [kvLoraRank, nope]`, and the value rows, `values[h] [v, kvLoraRank]`.
+    case split(keys: [WeightMatrix], values: [WeightMatrix])
+
+    /// The matrices held (for counting and residency).
+    public var matrices: [WeightMatrix] {
+        switch self {
+        case .fused(let m): return [m]
+        case .split(let k, let v): return k + v
+        }
+    }
 }
 
 public enum Attention: Sendable {

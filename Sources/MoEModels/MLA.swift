@@ -68,8 +68,13 @@ extension TransformerModel {
                 let pos = start + t
                 let qh = s.mlaQ + t * nh * qk + h * qk
                 // Fold the no-rope query through this head's key up-projection rows.
-                qAbs.update(repeating: 0, count: rkv)
-                for i in 0..<dn { accumulateRow(a.kvB, h * (dn + dv) + i, scale: qh[i], into: qAbs) }
+                switch a.kvB {
+                case .fused(let kvB):
+                    qAbs.update(repeating: 0, count: rkv)
+                    for i in 0..<dn { accumulateRow(kvB, h * (dn + dv) + i, scale: qh[i], into: qAbs) }
+                case .split(let keys, _):
+                    for r in 0..<rkv { qAbs[r] = dotRow(keys[h], r, qh) }
+                }
                 let n = sparse ? s.selectedCount[t] : pos + 1
                 for j in 0..<n {
                     let p = sparse ? Int(s.selected[t * topK + j]) : j
@@ -84,7 +89,10 @@ extension TransformerModel {
                 }
                 // v = kvB[value rows of head h] · latent output
                 let out = s.att + t * nh * dv + h * dv
-                for d in 0..<dv { out[d] = dotRow(a.kvB, h * (dn + dv) + dn + d, outLatent) }
+                switch a.kvB {
+                case .fused(let kvB): for d in 0..<dv { out[d] = dotRow(kvB, h * (dn + dv) + dn + d, outLatent) }
+                case .split(_, let values): for d in 0..<dv { out[d] = dotRow(values[h], d, outLatent) }
+                }
             }
         }
         let work = T * nh
@@ -95,7 +103,7 @@ extension TransformerModel {
         }
         if let k {
             // kvB is read once per token (key rows for the query fold, value rows for the output).
-            k.matmul(a.kvB, tokens: T)
+            for w in a.kvB.matrices { k.matmul(w, tokens: T) }
             var macs = 0
             for t in 0..<T { macs += nh * (sparse ? s.selectedCount[t] : start + t + 1) * (2 * rkv + dr) }
             k.attention(macs: macs)

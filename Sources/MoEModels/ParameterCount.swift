@@ -20,7 +20,7 @@ extension TransformerModel {
             switch l.attention {
             case .gqa(let a): out += [a.q, a.k, a.v, a.o]
             case .mla(let m):
-                out += [m.qA, m.qB, m.q].compactMap { $0 } + [m.kvA, m.kvB, m.o]
+                out += [m.qA, m.qB, m.q].compactMap { $0 } + [m.kvA] + m.kvB.matrices + [m.o]
                 if let ix = m.indexer { out += [ix.wqB, ix.wk, ix.weightsProj] }
             }
             switch l.feedForward {
@@ -75,7 +75,7 @@ extension TransformerModel {
                 m(a.q); m(a.k); m(a.v); m(a.o)
                 v(a.qBias); v(a.kBias); v(a.vBias); v(a.oBias); v(a.qNorm); v(a.kNorm)
             case .mla(let a):
-                for x in [a.qA, a.qB, a.q].compactMap({ $0 }) + [a.kvA, a.kvB, a.o] { m(x) }
+                for x in [a.qA, a.qB, a.q].compactMap({ $0 }) + [a.kvA] + a.kvB.matrices + [a.o] { m(x) }
                 v(a.qABias); v(a.qANorm); v(a.kvABias); v(a.kvANorm); v(a.oBias)
                 if let ix = a.indexer { m(ix.wqB); m(ix.wk); m(ix.weightsProj); v(ix.kNormWeight); v(ix.kNormBias) }
             }

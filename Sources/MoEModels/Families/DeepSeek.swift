@@ -128,7 +128,7 @@ enum DeepSeek {
             kvA: try w.matrix(a + "kv_a_proj_with_mqa.weight", rows: m.kvLoraRank + m.ropeDim, cols: H),
             kvABias: attentionBias ? try w.vector(a + "kv_a_proj_with_mqa.bias", count: m.kvLoraRank + m.ropeDim) : nil,
             kvANorm: try w.vector(a + "kv_a_layernorm.weight", count: m.kvLoraRank),
-            kvB: try w.matrix(a + "kv_b_proj.weight", rows: m.heads * (m.nopeDim + m.valueDim), cols: m.kvLoraRank),
+            kvB: try bindKVUp(w, a, m),
             o: try w.matrix(a + "o_proj.weight", rows: H, cols: m.heads * m.valueDim),
             oBias: attentionBias ? try w.vector(a + "o_proj.bias", count: H) : nil,
             indexer: nil)
@@ -142,5 +142,16 @@ enum DeepSeek {
                 kNormBias: try w.vector(x + "k_norm.bias", count: d.headDim))
         }
         return weights
+    }
+
+    /// `kv_b_proj`, or (from GGUF) llama.cpp's per-head split of it: `k_b_proj [heads, kvLoraRank, nope]`
+    /// (each head's key rows transposed) and `v_b_proj [heads, v, kvLoraRank]`, both read in place.
+    static func bindKVUp(_ w: WeightBinder, _ a: String, _ m: MLAShape) throws -> MLAUpProjection {
+        let fused = a + "kv_b_proj.weight"
+        if w.has(fused) || !w.has(a + "k_b_proj.weight") {
+            return .fused(try w.matrix(fused, rows: m.heads * (m.nopeDim + m.valueDim), cols: m.kvLoraRank))
+        }
+        return .split(keys: try w.stacked(a + "k_b_proj.weight", count: m.heads, rows: m.kvLoraRank, cols: m.nopeDim),
+                      values: try w.stacked(a + "v_b_proj.weight", count: m.heads, rows: m.valueDim, cols: m.kvLoraRank))
     }
 }
