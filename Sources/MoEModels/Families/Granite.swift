@@ -3,7 +3,8 @@ import MoETensor
 
 /// `granite` and `granitemoe`: Llama-shaped, with four multipliers (embeddings, attention scale,
 /// residual branches, logits). GraniteMoE stores experts stacked: `input_linear [E, 2*inter, hidden]`
-/// (gate rows first, then up) and `output_linear [E, hidden, inter]`.
+/// (gate rows first, then up) and `output_linear [E, hidden, inter]`; GGUF files hold the two halves
+/// of `input_linear` as separate stacks, bound here as `gate_linear` and `up_linear`.
 enum Granite {
     static func build(_ r: ConfigReader, _ tensors: TensorDirectory, _ pool: ThreadPool, moe: Bool) throws -> TransformerModel {
         var c = try commonConfig(r, modelType: moe ? "granitemoe" : "granite")
@@ -27,13 +28,20 @@ enum Granite {
         let router = Router(topK: topK, normalize: true)
         return try buildDecoder(r, c, tensors, layout: layout, pool: pool) { i, w in
             let p = "model.layers.\(i).block_sparse_moe."
-            let input = try w.stacked(p + "input_linear.weight", count: experts, rows: 2 * inter, cols: c.hidden)
+            let gate: [WeightMatrix], up: [WeightMatrix]
+            if w.has(p + "input_linear.weight") || !w.has(p + "gate_linear.weight") {
+                let input = try w.stacked(p + "input_linear.weight", count: experts, rows: 2 * inter, cols: c.hidden)
+                gate = input.map { $0.rows(0, count: inter) }
+                up = input.map { $0.rows(inter, count: inter) }
+            } else {
+                // GGUF splits input_linear into its halves (ffn_gate_exps, ffn_up_exps), each stacked.
+                gate = try w.stacked(p + "gate_linear.weight", count: experts, rows: inter, cols: c.hidden)
+                up = try w.stacked(p + "up_linear.weight", count: experts, rows: inter, cols: c.hidden)
+            }
             let output = try w.stacked(p + "output_linear.weight", count: experts, rows: c.hidden, cols: inter)
             return .moe(MoEWeights(
                 router: try w.matrix(p + "router.layer.weight", rows: experts, cols: c.hidden), routing: router,
-                experts: (0..<experts).map {
-                    MLPWeights(gate: input[$0].rows(0, count: inter), up: input[$0].rows(inter, count: inter), down: output[$0])
-                }))
+                experts: (0..<experts).map { MLPWeights(gate: gate[$0], up: up[$0], down: output[$0]) }))
         }
     }
 }
