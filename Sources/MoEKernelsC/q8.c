@@ -1,7 +1,8 @@
 // Integer dot products of GGML block-quantised weights with activations quantised to int8.
 //
-// Activations: per block of 32, scale d = max|x| / 127 and q = round(x / d), so x ≈ d·q. A token's
-// activation row of n values is laid out as
+// Activations are quantised exactly as llama.cpp quantises them for each weight type (Q8_0, Q8_1 or
+// Q8_K: see moe_quantize_q8_act), so x ≈ d·q with d per block of 32. A token's activation row of n
+// values is laid out as
 //     int8 q[n] | float d[n/32] | float s[n/32] | float h[n/16]
 // where s[b] = d[b]·Σ q over block b and h[2b], h[2b+1] the same over its two halves of 16: the sums
 // that weight offsets and minima multiply.
@@ -21,16 +22,50 @@
 
 long moe_q8_act_bytes(long n) { return n + (n / 32) * 16; }
 
-void moe_quantize_q8_act(const float *x, long n, void *actv) {
+static float f16_round(float v) {
+#if defined(__F16C__)
+    return _cvtsh_ss(_cvtss_sh(v, 0));
+#else
+    return (float)(_Float16)v;
+#endif
+}
+
+void moe_quantize_q8_act(const float *x, long n, void *actv, int kind) {
     int8_t *q = (int8_t *)actv;
     float *d = (float *)((uint8_t *)actv + n);
     long nb = n / 32;
     float *s = d + nb, *h = s + nb;
+    if (kind == MOE_ACT_Q8_K) {
+        // llama.cpp's Q8_K: one scale per 256 values, from the signed extreme (-127/max).
+        for (long sb = 0; sb < n / 256; sb++) {
+            const float *xb = x + sb * 256;
+            float amax = 0, mx = 0;
+            for (int j = 0; j < 256; j++) { float a = fabsf(xb[j]); if (a > amax) { amax = a; mx = xb[j]; } }
+            float iscale = amax > 0 ? -127.0f / mx : 0.0f, db = amax > 0 ? 1.0f / iscale : 0.0f;
+            for (int b = 0; b < 8; b++) {
+                int lo = 0, hi = 0;
+                for (int j = 0; j < 32; j++) {
+                    int v = (int)lrintf(iscale * xb[b * 32 + j]);
+                    v = v > 127 ? 127 : v;
+                    q[sb * 256 + b * 32 + j] = (int8_t)v;
+                    if (j < 16) lo += v; else hi += v;
+                }
+                long bi = sb * 8 + b;
+                d[bi] = db;
+                s[bi] = db * (float)(lo + hi);
+                h[2 * bi] = db * (float)lo;
+                h[2 * bi + 1] = db * (float)hi;
+            }
+        }
+        return;
+    }
+    // llama.cpp's Q8_0 / Q8_1: per 32, d = max|x|/127 kept as f16, q = round(x·127/max|x|); Q8_1 also
+    // keeps d·Σq as f16 (from the unrounded d).
     for (long b = 0; b < nb; b++) {
         const float *xb = x + b * 32;
         float amax = 0;
         for (int j = 0; j < 32; j++) { float a = fabsf(xb[j]); amax = a > amax ? a : amax; }
-        float db = amax / 127.0f, id = db > 0 ? 1.0f / db : 0.0f;
+        float db = amax / 127.0f, id = amax != 0 ? 127.0f / amax : 0.0f;
         int lo = 0, hi = 0;
         for (int j = 0; j < 32; j++) {
             int v = (int)lrintf(xb[j] * id);
@@ -38,10 +73,19 @@ void moe_quantize_q8_act(const float *x, long n, void *actv) {
             q[b * 32 + j] = (int8_t)v;
             if (j < 16) lo += v; else hi += v;
         }
-        d[b] = db;
-        s[b] = db * (float)(lo + hi);
-        h[2 * b] = db * (float)lo;
-        h[2 * b + 1] = db * (float)hi;
+        float dr = f16_round(db);
+        d[b] = dr;
+        s[b] = kind == MOE_ACT_Q8_1 ? f16_round(db * (float)(lo + hi)) : dr * (float)(lo + hi);
+        h[2 * b] = dr * (float)lo;
+        h[2 * b + 1] = dr * (float)hi;
+    }
+}
+
+int moe_q8_act_kind(int type) {
+    switch (type) {
+    case 3: case 7: return MOE_ACT_Q8_1;
+    case 10: case 11: case 12: case 13: case 14: return MOE_ACT_Q8_K;
+    default: return MOE_ACT_Q8_0;
     }
 }
 

@@ -32,7 +32,7 @@ public struct GGUFLayout {
         let topK = moe ? try r.int("num_experts_per_tok", min: 1) : 0
         let expertI = moe ? try r.int("moe_intermediate_size", default: I, min: 1) : 0
         let sharedI = type == "qwen2_moe" ? try r.int("shared_expert_intermediate_size", default: 0) : 0
-        let dense = Set(moe ? try (r.json["mlp_only_layers"]?.arrayValue ?? []).compactMap(\.intValue) : Array(0..<L))
+        let dense = Set(moe ? (r.json["mlp_only_layers"]?.arrayValue ?? []).compactMap(\.intValue) : Array(0..<L))
         let tied = try r.bool("tie_word_embeddings", default: false)
 
         func u32(_ k: String, _ v: Int) { metadata.append((k, .uint(UInt64(v)), .u32)) }

@@ -294,10 +294,10 @@ public func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMuta
 private func matmulQ8(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                       tokens: Int, pool: ThreadPool) {
     let rows = w.rows, cols = w.cols, rb = w.rowBytes, code = w.dtype.ggmlCode
-    let stride = Int(moe_q8_act_bytes(cols))
+    let stride = Int(moe_q8_act_bytes(cols)), kind = moe_q8_act_kind(code)
     withUnsafeTemporaryAllocation(byteCount: max(stride &* tokens, 1), alignment: 64) { buf in
         let act = UnsafeMutableRawPointer(buf.baseAddress!)
-        for t in 0..<tokens { moe_quantize_q8_act(x + t &* cols, cols, act + t &* stride) }
+        for t in 0..<tokens { moe_quantize_q8_act(x + t &* cols, cols, act + t &* stride, kind) }
         let a = UnsafeRawPointer(act)
         let body = { (range: Range<Int>) in
             for r in range { _ = moe_dot_q8_tokens(code, w.base + r &* rb, cols, a, stride, y + r, rows, tokens) }
@@ -328,7 +328,7 @@ public func matmulRows(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: Unsafe
             default: moe_dot_q8_0_f32_tokens(p, x, cols, y + r, rows, tokens, blocks)
             }
         }
-    case .f8e4m3, _ where w.dtype.isBlockQuantized:
+    case _ where w.dtype == .f8e4m3 || w.dtype.isBlockQuantized:
         let rows = w.rows, cols = w.cols
         for r in range {
             for t in 0..<tokens { y[t &* rows &+ r] = dotRow(w, r, x + t &* cols) }

@@ -3,7 +3,7 @@ import MoEKernelsC
 /// Several independent matrix products run as one parallel region: the q/k/v projections of a
 /// layer, the gate and up projections of an MLP, or every active expert of an MoE layer at once.
 /// One barrier instead of one per product, and activations that several products share (same
-/// pointer, same token count) are quantised once.
+/// pointer, token count and quantisation kind) are quantised once.
 ///
 /// Work is split across threads by cost (rows × tokens × columns), so experts that received many
 /// tokens do not leave a thread idle. Reusable: `reset()` keeps its storage, so a steady decode loop
@@ -69,7 +69,11 @@ public final class MatmulBatch: @unchecked Sendable {
     private func quantiseActivations() {
         var need = 0
         for i in jobs.indices where Self.usesQ8(jobs[i]) {
-            if let prev = jobs[..<i].first(where: { $0.act >= 0 && $0.x == jobs[i].x && $0.tokens == jobs[i].tokens && $0.w.cols == jobs[i].w.cols }) {
+            let kind = moe_q8_act_kind(jobs[i].w.dtype.ggmlCode)
+            if let prev = jobs[..<i].first(where: {
+                $0.act >= 0 && $0.x == jobs[i].x && $0.tokens == jobs[i].tokens && $0.w.cols == jobs[i].w.cols
+                    && moe_q8_act_kind($0.w.dtype.ggmlCode) == kind
+            }) {
                 jobs[i].act = prev.act
                 continue
             }
@@ -87,8 +91,8 @@ public final class MatmulBatch: @unchecked Sendable {
         var last = -1
         for j in jobs where j.act > last {
             last = j.act
-            let stride = Int(moe_q8_act_bytes(j.w.cols))
-            for t in 0..<j.tokens { moe_quantize_q8_act(j.x + t * j.w.cols, j.w.cols, act + j.act + t * stride) }
+            let stride = Int(moe_q8_act_bytes(j.w.cols)), kind = moe_q8_act_kind(j.w.dtype.ggmlCode)
+            for t in 0..<j.tokens { moe_quantize_q8_act(j.x + t * j.w.cols, j.w.cols, act + j.act + t * stride, kind) }
         }
     }
 

@@ -87,8 +87,8 @@ public struct WeightMatrix: @unchecked Sendable {
 
 /// How the kernels multiply block-quantised (GGML) weights.
 public enum ActivationFormat: String, Sendable {
-    /// Activations quantised to int8 per block of 32 (f32 scale) once per product, and integer dot
-    /// products: llama.cpp's method, and the fast one.
+    /// Activations quantised to int8 once per product exactly as llama.cpp quantises them for the
+    /// weight type (Q8_0, Q8_1 or Q8_K), and integer dot products: llama.cpp's arithmetic, and fast.
     case q8
     /// f32 activations against dequantised weights: exact against a reference that dequantises the
     /// weights (transformers), slower.

@@ -240,14 +240,24 @@ func encode(_ values: [Float], as dtype: DType) -> [UInt8] {
 
     static let allTypes: [DType] = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .mxfp4, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
 
-    /// Activations as the integer kernels quantise them (int8 per block of 32, scale max|x|/127),
-    /// dequantised again: the exact input those kernels multiply.
-    static func q8RoundTrip(_ x: [Float]) -> [Float] {
+    /// Activations as llama.cpp quantises them for a weight type (ggml's quantize_row_q8_0 / _q8_1 /
+    /// _q8_K, written from its source), dequantised again: the exact input the integer kernels multiply.
+    /// Q8_0/Q8_1: per 32, q = round(x·127/max|x|), scale max|x|/127 rounded to f16. Q8_K: per 256,
+    /// q = min(127, round(x·(-127/m))) with m the signed extreme, scale 1/(-127/m) in f32.
+    static func q8RoundTrip(_ x: [Float], dtype: DType) -> [Float] {
         var out = x
+        if [.q2_K, .q3_K, .q4_K, .q5_K, .q6_K].contains(dtype) {
+            for b in 0..<(x.count / 256) {
+                var amax: Float = 0, m: Float = 0
+                for j in 0..<256 where abs(x[b * 256 + j]) > amax { amax = abs(x[b * 256 + j]); m = x[b * 256 + j] }
+                let iscale: Float = amax > 0 ? -127 / m : 0, d: Float = amax > 0 ? 1 / iscale : 0
+                for j in 0..<256 { out[b * 256 + j] = d * min(127, (iscale * x[b * 256 + j]).rounded(.toNearestOrEven)) }
+            }
+            return out
+        }
         for b in 0..<(x.count / 32) {
-            let block = x[(b * 32)..<(b * 32 + 32)]
-            let d = block.map(abs).max()! / 127
-            let id: Float = d > 0 ? 1 / d : 0
+            let amax = x[(b * 32)..<(b * 32 + 32)].map(abs).max()!
+            let d = halfToFloat(floatToHalf(amax / 127)), id: Float = amax != 0 ? 127 / amax : 0
             for j in 0..<32 { out[b * 32 + j] = d * max(-127, min(127, (x[b * 32 + j] * id).rounded(.toNearestOrEven))) }
         }
         return out
@@ -275,7 +285,7 @@ func encode(_ values: [Float], as dtype: DType) -> [UInt8] {
         // 1 token (decode) and 6 (a group of four and a partial one: the prompt path).
         for tokens in [1, 6] {
             let xs = randomFloats(tokens * v.cols, seed: UInt64(9 + tokens))
-            let xq = Self.q8RoundTrip(xs)
+            let xq = Self.q8RoundTrip(xs, dtype: dtype)
             for format in [ActivationFormat.q8, .f32] {
                 w.activations = format
                 var fast = [Float](repeating: 0, count: tokens * v.rows)
@@ -290,6 +300,17 @@ func encode(_ values: [Float], as dtype: DType) -> [UInt8] {
                             let p = Double(dequantized[r][c]) * Double(x[t * v.cols + c])
                             s += p
                             mag += abs(p)
+                        }
+                        if format == .q8 && (dtype == .q4_1 || dtype == .q5_1) {
+                            // Q8_1: the minimum multiplies llama.cpp's f16 sum f16(d·Σq) (d unrounded),
+                            // not the sum of the rounded-scale values.
+                            for b in 0..<(v.cols / 32) {
+                                let xb = xs[(t * v.cols + b * 32)..<(t * v.cols + b * 32 + 32)]
+                                let amax = xb.map(abs).max()!, d = amax / 127
+                                let sumq = (xq[(t * v.cols + b * 32)..<(t * v.cols + b * 32 + 32)].reduce(0, +) / max(halfToFloat(floatToHalf(d)), .leastNonzeroMagnitude)).rounded()
+                                let m = halfToFloat(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: r * w.rowBytes + b * dtype.blockBytes + 2, as: UInt16.self) })
+                                s += Double(m) * (Double(halfToFloat(floatToHalf(d * sumq))) - Double(halfToFloat(floatToHalf(d))) * Double(sumq))
+                            }
                         }
                         let got = fast[t * v.rows + r]
                         #expect(abs(Double(got) - s) <= 2e-6 * max(mag, 1e-3), "\(dtype) \(format) token \(t) row \(r): \(got) vs \(s)")

@@ -23,7 +23,12 @@ void moe_dot_q8_0_f32_tokens(const void *w, const float *x, long xstride, float 
 /// Integer kernels (q8.c): activations quantised to int8 per block of 32, dotted with any GGML
 /// block type. `moe_q8_act_bytes(n)` bytes hold one quantised row of n floats (n a multiple of 32).
 long moe_q8_act_bytes(long n);
-void moe_quantize_q8_act(const float *x, long n, void *act);
+/// How activations are quantised, as llama.cpp does for each weight type: Q8_0 (per 32, f16 scale),
+/// Q8_1 (also an f16 sum, for types with a minimum) or Q8_K (one scale per 256, for the K-quants).
+enum { MOE_ACT_Q8_0 = 0, MOE_ACT_Q8_1 = 1, MOE_ACT_Q8_K = 2 };
+/// The activation kind llama.cpp pairs with GGML type `type`.
+int moe_q8_act_kind(int type);
+void moe_quantize_q8_act(const float *x, long n, void *act, int kind);
 /// 1 when the integer kernels were compiled (AVX2/FMA/F16C); otherwise callers dequantise.
 int moe_q8_supported(void);
 /// out[t * ostride] = Σ w·x for `tokens` quantised activation rows (`astride` bytes apart) and one weight
