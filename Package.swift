@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "MoETemplates"),
         .target(name: "MoETokenizer", dependencies: ["MoEFormats"]),
         .executableTarget(name: "moekit", dependencies: [
-            "MoERuntime", "MoEModels", "MoEFormats", "MoETensor", "MoEAccounting", "MoETokenizer", "MoETemplates",
+            "MoERuntime", "MoEModels", "MoEFormats", "MoETensor", "MoEAccounting", "MoETokenizer", "MoETemplates", "MoEKernelsC",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/moekit"),
         .testTarget(name: "MoETensorTests", dependencies: ["MoETensor"], exclude: ["quant_vectors.json", "e4m3_table.json"]),

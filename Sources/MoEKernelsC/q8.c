@@ -22,6 +22,15 @@
 
 long moe_q8_act_bytes(long n) { return n + (n / 32) * 16; }
 
+// Round to nearest, ties to even (the current rounding mode), as lrintf but inline.
+static inline int round_int(float v) {
+#if MOE_AVX2
+    return _mm_cvtss_si32(_mm_set_ss(v));
+#else
+    return (int)lrintf(v);
+#endif
+}
+
 static float f16_round(float v) {
 #if defined(__F16C__)
     return _cvtsh_ss(_cvtss_sh(v, 0));
@@ -45,7 +54,7 @@ void moe_quantize_q8_act(const float *x, long n, void *actv, int kind) {
             for (int b = 0; b < 8; b++) {
                 int lo = 0, hi = 0;
                 for (int j = 0; j < 32; j++) {
-                    int v = (int)lrintf(iscale * xb[b * 32 + j]);
+                    int v = round_int(iscale * xb[b * 32 + j]);
                     v = v > 127 ? 127 : v;
                     q[sb * 256 + b * 32 + j] = (int8_t)v;
                     if (j < 16) lo += v; else hi += v;
@@ -64,16 +73,44 @@ void moe_quantize_q8_act(const float *x, long n, void *actv, int kind) {
     for (long b = 0; b < nb; b++) {
         const float *xb = x + b * 32;
         float amax = 0;
-        for (int j = 0; j < 32; j++) { float a = fabsf(xb[j]); amax = a > amax ? a : amax; }
-        float db = amax / 127.0f, id = amax != 0 ? 127.0f / amax : 0.0f;
         int lo = 0, hi = 0;
+#if MOE_AVX2
+        __m256 v[4];
+        __m256 m = _mm256_setzero_ps();
+        const __m256 sign = _mm256_set1_ps(-0.0f);
+        for (int k = 0; k < 4; k++) { v[k] = _mm256_loadu_ps(xb + 8 * k); m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[k])); }
+        __m128 m4 = _mm_max_ps(_mm256_extractf128_ps(m, 1), _mm256_castps256_ps128(m));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        amax = _mm_cvtss_f32(m4);
+        const __m256 mul = _mm256_set1_ps(amax != 0 ? 127.0f / amax : 0.0f);
+        __m256i i[4];
+        for (int k = 0; k < 4; k++) {
+            i[k] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[k], mul), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        }
+        __m256i s01 = _mm256_add_epi32(i[0], i[1]), s23 = _mm256_add_epi32(i[2], i[3]);
+        __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s01), _mm256_extracti128_si256(s01, 1));
+        t = _mm_hadd_epi32(t, t); t = _mm_hadd_epi32(t, t);
+        lo = _mm_cvtsi128_si32(t);
+        t = _mm_add_epi32(_mm256_castsi256_si128(s23), _mm256_extracti128_si256(s23, 1));
+        t = _mm_hadd_epi32(t, t); t = _mm_hadd_epi32(t, t);
+        hi = _mm_cvtsi128_si32(t);
+        // int32 -> int8 in order: packs interleave 128-bit lanes, a permute restores the order.
+        __m256i p16a = _mm256_packs_epi32(i[0], i[1]), p16b = _mm256_packs_epi32(i[2], i[3]);
+        __m256i p8 = _mm256_packs_epi16(p16a, p16b);
+        p8 = _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(q + b * 32), p8);
+#else
+        for (int j = 0; j < 32; j++) { float a = fabsf(xb[j]); amax = a > amax ? a : amax; }
+        float id = amax != 0 ? 127.0f / amax : 0.0f;
         for (int j = 0; j < 32; j++) {
             int v = (int)lrintf(xb[j] * id);
             v = v > 127 ? 127 : v < -127 ? -127 : v;
             q[b * 32 + j] = (int8_t)v;
             if (j < 16) lo += v; else hi += v;
         }
-        float dr = f16_round(db);
+#endif
+        float db = amax / 127.0f, dr = f16_round(db);
         d[b] = dr;
         s[b] = kind == MOE_ACT_Q8_1 ? f16_round(db * (float)(lo + hi)) : dr * (float)(lo + hi);
         h[2 * b] = dr * (float)lo;
@@ -193,28 +230,29 @@ static inline __attribute__((always_inline)) int unpack(int type, const uint8_t 
     return -1;
 }
 
-// K-quants: the scales of a super-block are decoded once, then its eight blocks of 32 are unpacked.
-// `a[j]` multiplies block j's integer sum (times the activation scale); `c` holds the coefficients of
-// the activation sums: per block (Q4_K, Q5_K: c[0..8] · s) or per half-block (the others: c[0..16] · h).
-// For Q2_K, Q3_K and Q6_K the 16 integer scales sit in `s16` as int16, multiplied inside the sum.
+// K-quants meet Q8_K activations: one activation scale per super-block of 256, so (as in llama.cpp)
+// the eight blocks' integer sums, each times its integer block scale, add up in int32 and the super-block
+// costs one conversion and one multiply. `d` multiplies that sum (times the activation scale); `c0`,
+// `c1` hold the coefficients of the activation sums: per block (Q4_K, Q5_K: c0 · s, the minima) or per
+// half-block (the others: c0, c1 · h). Block scales: `sc8` (Q4_K, Q5_K: eight 6-bit scales) or `s16`
+// (Q2_K, Q3_K, Q6_K: sixteen half-block scales as int16).
 typedef struct {
-    float a[8];
+    float d;
     __m256 c0, c1;
     __m256i s16;
+    uint8_t sc8[8];
 } kscales;
 
 static inline __attribute__((always_inline)) int k_setup(int type, const uint8_t *p, kscales *k) {
-    float c[16];
     switch (type) {
     case 10: {  // Q2_K: scales[16] | qs[64] | d | dmin; value d·sc·u - dmin·m per 16
         float d = f16(p + 80), dmin = f16(p + 82);
         __m128i sc = _mm_loadu_si128((const __m128i *)p);
         k->s16 = _mm256_cvtepu8_epi16(_mm_and_si128(sc, _mm_set1_epi8(0x0F)));
-        __m256 m = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_epi16(_mm_and_si128(sc, _mm_set1_epi8((char)0xF0)), 4)));
-        __m256 m1 = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(_mm_srli_epi16(_mm_and_si128(sc, _mm_set1_epi8((char)0xF0)), 4), 8)));
-        k->c0 = _mm256_mul_ps(m, _mm256_set1_ps(-dmin));
-        k->c1 = _mm256_mul_ps(m1, _mm256_set1_ps(-dmin));
-        for (int j = 0; j < 8; j++) k->a[j] = d;
+        __m128i mins = _mm_and_si128(_mm_srli_epi16(sc, 4), _mm_set1_epi8(0x0F));
+        k->c0 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(mins)), _mm256_set1_ps(-dmin));
+        k->c1 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(mins, 8))), _mm256_set1_ps(-dmin));
+        k->d = d;
         return MODE_SC16;
     }
     case 11: {  // Q3_K: hmask[32] | qs[64] | scales[12] | d; value (low + 4·hbit - 4)·d·sc
@@ -229,17 +267,22 @@ static inline __attribute__((always_inline)) int k_setup(int type, const uint8_t
         __m256 f = _mm256_set1_ps(-4.0f * d);
         k->c0 = _mm256_mul_ps(f, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc)));
         k->c1 = _mm256_mul_ps(f, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc, 8))));
-        for (int j = 0; j < 8; j++) k->a[j] = d;
+        k->d = d;
         return MODE_SC16;
     }
     case 12: case 13: {  // Q4_K / Q5_K: d | dmin | scales[12] | ...; value d·sc·u - dmin·m per 32
-        float d = f16(p), dmin = f16(p + 2);
-        for (int j = 0; j < 8; j++) {
-            int sc, m;
-            scale_min_k4(p + 4, j, &sc, &m);
-            k->a[j] = d * (float)sc; c[j] = -dmin * (float)m;
-        }
-        k->c0 = _mm256_loadu_ps(c); k->c1 = _mm256_setzero_ps();
+        // Twelve bytes -> eight 6-bit scales and eight 6-bit minima, with 32-bit masks.
+        uint32_t u[3], sc[2], mn[2];
+        memcpy(u, p + 4, 12);
+        sc[0] = u[0] & 0x3F3F3F3F;
+        mn[0] = u[1] & 0x3F3F3F3F;
+        sc[1] = (u[2] & 0x0F0F0F0F) | (((u[0] >> 6) & 0x03030303) << 4);
+        mn[1] = ((u[2] >> 4) & 0x0F0F0F0F) | (((u[1] >> 6) & 0x03030303) << 4);
+        memcpy(k->sc8, sc, 8);
+        __m128i m8 = _mm_loadl_epi64((const __m128i *)mn);
+        k->c0 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(m8)), _mm256_set1_ps(-f16(p + 2)));
+        k->c1 = _mm256_setzero_ps();
+        k->d = f16(p);
         return MODE_U8;
     }
     default: {  // 14, Q6_K: ql[128] | qh[64] | scales[16] | d; value (u - 32)·d·sc per 16
@@ -249,7 +292,7 @@ static inline __attribute__((always_inline)) int k_setup(int type, const uint8_t
         __m256 f = _mm256_set1_ps(-32.0f * d);
         k->c0 = _mm256_mul_ps(f, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc)));
         k->c1 = _mm256_mul_ps(f, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc, 8))));
-        for (int j = 0; j < 8; j++) k->a[j] = d;
+        k->d = d;
         return MODE_SC16;
     }
     }
@@ -326,24 +369,21 @@ static inline __attribute__((always_inline)) void kdot_group(int type, long bbyt
         const uint8_t *p = w + sb * bbytes;
         kscales k;
         int mode = k_setup(type, p, &k);
+        __m256i isum[4];
+        for (int t = 0; t < NT; t++) isum[t] = _mm256_setzero_si256();
         for (int j = 0; j < 8; j++) {
-            long b = sb * 8 + j;
-            wblock blk;
-            blk.u = k_quants(type, p, j);
-            if (mode == MODE_SC16) blk.sc16 = half_scales(k.s16, j);
+            __m256i u = k_quants(type, p, j);
+            __m256i scv = mode == MODE_SC16 ? half_scales(k.s16, j) : _mm256_set1_epi16((short)k.sc8[j]);
             for (int t = 0; t < NT; t++) {
-                const uint8_t *A = act + t * astride;
-                const float *D = (const float *)(A + n);
-                __m256i x = _mm256_loadu_si256((const __m256i *)(A + b * 32));
-                __m256 v = _mm256_cvtepi32_ps(idot(mode, &blk, x));
-                __m256 s = _mm256_set1_ps(k.a[j] * D[b]);
-                if (NT == 1 && (j & 1)) acc2[t] = _mm256_fmadd_ps(v, s, acc2[t]);
-                else acc[t] = _mm256_fmadd_ps(v, s, acc[t]);
+                __m256i x = _mm256_loadu_si256((const __m256i *)(act + t * astride + (sb * 8 + j) * 32));
+                isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), scv));
             }
         }
-        // Offsets and minima times the activation sums, eight or sixteen at a time.
         for (int t = 0; t < NT; t++) {
             const float *D = (const float *)(act + t * astride + n);
+            // One activation scale for the whole super-block (Q8_K).
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_set1_ps(k.d * D[sb * 8]), acc[t]);
+            // Offsets and minima times the activation sums, eight or sixteen at a time.
             if (mode == MODE_U8) {
                 acc2[t] = _mm256_fmadd_ps(k.c0, _mm256_loadu_ps(D + nb + sb * 8), acc2[t]);
             } else {

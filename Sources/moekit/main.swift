@@ -1,4 +1,5 @@
 import ArgumentParser
+import MoEKernelsC
 
 struct MoEKitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,6 +14,10 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+// Per-token buffers (logits rows of ~200 KB and up) would otherwise be fresh mmap'd pages every
+// time, each page faulted in and cleared: keep freed memory in the heap instead.
+moe_tune_malloc()
 
 // Parse errors, like every other error, are one line on stderr with exit status 1; help and
 // version requests print as usual.

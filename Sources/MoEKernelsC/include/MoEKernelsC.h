@@ -34,4 +34,6 @@ int moe_q8_supported(void);
 /// out[t * ostride] = Σ w·x for `tokens` quantised activation rows (`astride` bytes apart) and one weight
 /// row of n elements of GGML type `type` (GGUF code). Returns -1 for a type it has no kernel for.
 int moe_dot_q8_tokens(int type, const void *w, long n, const void *act, long astride, float *out, long ostride, long tokens);
+/// Keeps freed memory of up to 256 MB blocks in the heap (glibc), so per-token buffers are reused.
+void moe_tune_malloc(void);
 #endif
