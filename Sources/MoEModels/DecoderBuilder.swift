@@ -68,9 +68,9 @@ func buildDecoder(_ r: ConfigReader, _ c: TransformerConfig, _ tensors: TensorDi
             attention: try attention?(i, w) ?? .gqa(try bindGQA(w, c, layer: i, layout: layout)),
             feedForward: try feedForward(i, w)))
     }
-    let embedding = try w.matrix("model.embed_tokens.weight", rows: c.vocabSize, cols: H)
+    let embedding = try w.matrix("model.embed_tokens.weight", rows: c.vocabSize, cols: H, lookupOnly: true)
     let tied = try r.bool("tie_word_embeddings", default: layout.tieDefault)
-    let head = tied ? embedding : try w.matrix("lm_head.weight", rows: c.vocabSize, cols: H)
+    let head = tied ? embedding.packedForKernels() : try w.matrix("lm_head.weight", rows: c.vocabSize, cols: H)
     return TransformerModel(config: c, embedding: embedding, layers: layers,
                             finalNorm: try w.vector("model.norm.weight", count: H), lmHead: head, pool: pool)
 }

@@ -25,13 +25,15 @@ public struct WeightBinder {
 
     /// A `[rows, cols]` matrix read in place. FP8 weights come with their block scales
     /// (`<name>_scale_inv`, f32 `[ceil(rows/b), ceil(cols/b)]`), which stay in place too.
-    public func matrix(_ name: String, rows: Int, cols: Int) throws -> WeightMatrix {
+    /// Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 matrices get an eight-row interleaved copy for the integer kernels
+    /// (`packedForKernels`) unless `lookupOnly` (an embedding table, read a row at a time).
+    public func matrix(_ name: String, rows: Int, cols: Int, lookupOnly: Bool = false) throws -> WeightMatrix {
         let e = try entry(name, shape: [rows, cols])
         let base = e.data ?? UnsafeRawPointer(bitPattern: 64)!
         guard e.dtype == .f8e4m3 else {
             var m = WeightMatrix(base: base, dtype: e.dtype, rows: rows, cols: cols, owner: e.file)
             m.activations = tensors.activations
-            return m
+            return lookupOnly ? m : m.packedForKernels()
         }
         guard let block = fp8Block else {
             throw ModelError.badTensor(name, "is FP8 but config.json has no quantization_config.weight_block_size")
@@ -57,7 +59,7 @@ public struct WeightBinder {
         return (0..<count).map {
             var m = WeightMatrix(base: base + $0 * step, dtype: e.dtype, rows: rows, cols: cols, owner: e.file)
             m.activations = tensors.activations
-            return m
+            return m.packedForKernels()
         }
     }
 

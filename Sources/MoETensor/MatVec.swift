@@ -293,21 +293,37 @@ public func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMuta
 /// quantised once, then every row is an integer dot product (several tokens per unpacked block).
 private func matmulQ8(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                       tokens: Int, pool: ThreadPool) {
-    let rows = w.rows, cols = w.cols, rb = w.rowBytes, code = w.dtype.ggmlCode
+    let rows = w.rows, cols = w.cols, code = w.dtype.ggmlCode
     let stride = Int(moe_q8_act_bytes(cols)), kind = moe_q8_act_kind(code)
     withUnsafeTemporaryAllocation(byteCount: max(stride &* tokens, 1), alignment: 64) { buf in
         let act = UnsafeMutableRawPointer(buf.baseAddress!)
         for t in 0..<tokens { moe_quantize_q8_act(x + t &* cols, cols, act + t &* stride, kind) }
         let a = UnsafeRawPointer(act)
-        let body = { (range: Range<Int>) in
-            for r in range { _ = moe_dot_q8_tokens(code, w.base + r &* rb, cols, a, stride, y + r, rows, tokens) }
-        }
+        let body = { (range: Range<Int>) in q8Rows(w, a, stride, y, tokens: tokens, range: range) }
         if rows &* cols &* tokens < 16_384 || pool.threadCount == 1 {
             body(0..<rows)
         } else {
             pool.parallelFor(rows, body)
         }
     }
+}
+
+/// Rows `range` of `y = x · wᵀ` from quantised activations `act` (`stride` bytes per token). A packed
+/// matrix runs whole groups of eight rows, each by the range that holds the group's first row, so
+/// ranges that split a matrix anywhere still cover every row once.
+@inline(__always)
+func q8Rows(_ w: WeightMatrix, _ act: UnsafeRawPointer, _ stride: Int, _ y: UnsafeMutablePointer<Float>,
+            tokens: Int, range: Range<Int>) {
+    let rows = w.rows, cols = w.cols, rb = w.rowBytes, code = w.dtype.ggmlCode
+    if let pk = w.packed {
+        var g = (range.lowerBound + 7) / 8 * 8
+        while g < range.upperBound {
+            _ = moe_dot_q8_x8_tokens(code, pk + g &* rb, cols, act, stride, y + g, rows, tokens)
+            g &+= 8
+        }
+        return
+    }
+    for r in range { _ = moe_dot_q8_tokens(code, w.base + r &* rb, cols, act, stride, y + r, rows, tokens) }
 }
 
 /// The rows `range` of `matmul` with f32 activations, on the calling thread.

@@ -106,11 +106,7 @@ public final class MatmulBatch: @unchecked Sendable {
             let to = max(0, min(j.w.rows, (hi - j.costStart + j.rowCost - 1) / j.rowCost))
             if from >= to { continue }
             if j.act >= 0 {
-                let stride = Int(moe_q8_act_bytes(j.w.cols)), rb = j.w.rowBytes, code = j.w.dtype.ggmlCode
-                let a = UnsafeRawPointer(act + j.act)
-                for r in from..<to {
-                    _ = moe_dot_q8_tokens(code, j.w.base + r * rb, j.w.cols, a, stride, j.y + r, j.w.rows, j.tokens)
-                }
+                q8Rows(j.w, UnsafeRawPointer(act + j.act), Int(moe_q8_act_bytes(j.w.cols)), j.y, tokens: j.tokens, range: from..<to)
             } else {
                 matmulRows(j.w, j.x, j.y, tokens: j.tokens, range: from..<to)
             }

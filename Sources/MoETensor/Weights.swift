@@ -1,3 +1,4 @@
+import MoEKernelsC
 /// A row-major matrix `[rows, cols]` of weights read in place (from a mapping or owned storage),
 /// in PyTorch `Linear` layout: row `r` holds the input weights of output `r`.
 public struct WeightMatrix: @unchecked Sendable {
@@ -17,6 +18,11 @@ public struct WeightMatrix: @unchecked Sendable {
     public let firstRow: Int
     /// How block-quantised weights meet their activations (other types ignore it).
     public var activations: ActivationFormat = .q8
+    /// The rows repacked eight at a time for the integer kernels (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0; see
+    /// x8.c), or nil.
+    /// `base` keeps the original layout for row lookups (embeddings).
+    public private(set) var packed: UnsafeRawPointer?
+    private var packedOwner: AnyObject?
 
     public init(base: UnsafeRawPointer, dtype: DType, rows: Int, cols: Int, owner: AnyObject) {
         precondition(dtype.isComputable && dtype != .f8e4m3, "WeightMatrix needs a computable dtype, got \(dtype)")
@@ -73,7 +79,31 @@ public struct WeightMatrix: @unchecked Sendable {
         }
         var v = WeightMatrix(base: base + start * rowBytes, dtype: dtype, rows: count, cols: cols, owner: owner)
         v.activations = activations
+        if let packed, start % 8 == 0, count % 8 == 0 {
+            v.packed = packed + start * rowBytes
+            v.packedOwner = packedOwner
+        }
         return v
+    }
+
+    /// Whether `packedForKernels()` would repack this matrix.
+    public var canPack: Bool {
+        moe_x8_block_bytes(dtype.ggmlCode) > 0 && rows % 8 == 0 && rows > 0 && activations == .q8 && moe_q8_supported() != 0
+    }
+
+    /// This matrix with an eight-row interleaved copy for the integer kernels (when `canPack`): each
+    /// group of eight rows takes the bytes of eight rows, so the copy is as large as the matrix.
+    public func packedForKernels() -> WeightMatrix {
+        guard canPack, packed == nil else { return self }
+        let buf = OwnedBuffer(byteCount: byteCount)
+        let code = dtype.ggmlCode
+        for g in 0..<(rows / 8) {
+            _ = moe_x8_pack(code, base + g * 8 * rowBytes, rowBytes, cols, buf.pointer + g * 8 * rowBytes)
+        }
+        var m = self
+        m.packed = UnsafeRawPointer(buf.pointer)
+        m.packedOwner = buf
+        return m
     }
 
     /// Writes row `r` converted to f32 (scales applied) into `out[0..<cols]`.

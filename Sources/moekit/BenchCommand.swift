@@ -21,7 +21,7 @@ struct Bench: ParsableCommand {
     @Option(name: .customShort("p"), help: "Prompt tokens processed in one batch.")
     var prompt = 128
 
-    @Option(name: .customShort("n"), help: "Tokens decoded one by one after the prompt.")
+    @Option(name: .customShort("n"), help: "Tokens decoded one by one, from an empty context (as llama-bench's tg test).")
     var generate = 64
 
     @Option(name: [.customShort("t"), .long], help: "Threads.")
@@ -56,18 +56,20 @@ struct Bench: ParsableCommand {
         let probe = TokenProbe(model: model)
         _ = try model.forward(Array(promptIds.prefix(8)), state: model.makeState())   // warm-up
         for rep in 0..<repetitions {
-            let state = model.makeState(capacity: prompt + generate + 1)
             let t0 = clock.now
-            var logits = try model.forward(promptIds, state: state, logits: .last)
+            _ = try model.forward(promptIds, state: model.makeState(capacity: prompt), logits: .last)
             let t1 = clock.now
+            // Decode starts from an empty context, as llama-bench's tg test does.
+            let state = model.makeState(capacity: generate + 1)
             let counters = rep == 0 ? KernelCounters() : nil
             state.counters = counters
             var totalBytes = 0
+            var next = promptIds[0]
             let t2 = clock.now
             for _ in 0..<generate {
-                let next = Int32(Sampler.argmax(logits[...]))
                 counters?.reset()
-                logits = try model.forward([next], state: state, logits: .last)
+                let logits = try model.forward([next], state: state, logits: .last)
+                next = Int32(Sampler.argmax(logits[...]))
                 if let counters {
                     totalBytes += counters.totalWeightBytes
                     if let predict {

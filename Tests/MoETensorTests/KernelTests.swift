@@ -362,3 +362,53 @@ func encode(_ values: [Float], as dtype: DType) -> [UInt8] {
         print(e.sorted { $0.value < $1.value }.map { "\($0.key.rawValue) \(String(format: "%.4f", $0.value))" }.joined(separator: ", "))
     }
 }
+
+@Suite struct PackedKernelTests {
+    /// Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 repacked eight rows at a time give the per-row kernels'
+    /// results: 1 token and 6 (a group of four and two single ones), on 1 and 2 threads, whole
+    /// matrices and row views.
+    @Test(arguments: [DType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0])
+    func packedEqualsRowByRow(dtype: DType) throws {
+        let rows = 24, cols = 512
+        let values = randomFloats(rows * cols, seed: 77)
+        let buf = OwnedBuffer(byteCount: dtype.bytes(elements: rows * cols)!)
+        values.withUnsafeBufferPointer { quantizeBlocks($0.baseAddress!, count: rows * cols, dtype: dtype, into: buf.pointer) }
+        let plain = WeightMatrix(base: buf.pointer, dtype: dtype, rows: rows, cols: cols, owner: buf)
+        try #require(plain.canPack)
+        let packed = plain.packedForKernels()
+        #expect(packed.packed != nil && plain.packed == nil)
+        for tokens in [1, 6] {
+            let x = randomFloats(tokens * cols, seed: UInt64(40 + tokens))
+            for threads in [1, 2] {
+                let pool = ThreadPool(threads: threads)
+                for (a, b) in [(plain, packed), (plain.rows(8, count: 16), packed.rows(8, count: 16))] {
+                    #expect(b.packed != nil)
+                    var ya = [Float](repeating: 0, count: tokens * a.rows), yb = ya
+                    x.withUnsafeBufferPointer { xp in
+                        ya.withUnsafeMutableBufferPointer { matmul(a, xp.baseAddress!, $0.baseAddress!, tokens: tokens, pool: pool) }
+                        yb.withUnsafeMutableBufferPointer { matmul(b, xp.baseAddress!, $0.baseAddress!, tokens: tokens, pool: pool) }
+                    }
+                    for i in ya.indices { #expect(abs(ya[i] - yb[i]) <= 1e-5 * max(1, abs(ya[i])), "\(dtype) \(tokens) tokens, \(threads) threads, [\(i)]: \(ya[i]) vs \(yb[i])") }
+                }
+                // Through a batch whose split cuts the matrix at an arbitrary row.
+                let batch = MatmulBatch()
+                var y1 = [Float](repeating: 0, count: tokens * rows), y2 = [Float](repeating: 0, count: tokens * 8)
+                x.withUnsafeBufferPointer { xp in
+                    y1.withUnsafeMutableBufferPointer { y in
+                        y2.withUnsafeMutableBufferPointer { z in
+                            batch.add(packed, xp.baseAddress!, y.baseAddress!, tokens: tokens)
+                            batch.add(packed.rows(16, count: 8), xp.baseAddress!, z.baseAddress!, tokens: tokens)
+                            batch.run(pool: pool)
+                        }
+                    }
+                }
+                var ref = [Float](repeating: 0, count: tokens * rows)
+                x.withUnsafeBufferPointer { xp in ref.withUnsafeMutableBufferPointer { matmul(plain, xp.baseAddress!, $0.baseAddress!, tokens: tokens, pool: pool) } }
+                for i in y1.indices { #expect(abs(y1[i] - ref[i]) <= 1e-5 * max(1, abs(ref[i])), "batch [\(i)]") }
+                for t in 0..<tokens {
+                    for r in 0..<8 { #expect(abs(y2[t * 8 + r] - ref[t * rows + 16 + r]) <= 1e-5 * max(1, abs(ref[t * rows + 16 + r]))) }
+                }
+            }
+        }
+    }
+}
