@@ -59,7 +59,7 @@ public func benchmarkMatVec(dtype: DType, rows: Int, cols: Int, repetitions: Int
     for i in 0..<grid { scales.pointer.storeBytes(of: Float(0.01), toByteOffset: i * 4, as: Float.self) }
     let w = dtype == .f8e4m3
         ? WeightMatrix(fp8: weights.pointer, rows: rows, cols: cols, scales: scales.pointer, blockRows: block, blockCols: block, owner: weights)
-        : WeightMatrix(base: weights.pointer, dtype: dtype, rows: rows, cols: cols, owner: weights)
+        : WeightMatrix(base: weights.pointer, dtype: dtype, rows: rows, cols: cols, owner: weights).packedForKernels()
     let x = UnsafeMutablePointer<Float>.allocate(capacity: cols)
     let y = UnsafeMutablePointer<Float>.allocate(capacity: rows)
     defer { x.deallocate(); y.deallocate() }

@@ -316,9 +316,10 @@ func q8Rows(_ w: WeightMatrix, _ act: UnsafeRawPointer, _ stride: Int, _ y: Unsa
             tokens: Int, range: Range<Int>) {
     let rows = w.rows, cols = w.cols, rb = w.rowBytes, code = w.dtype.ggmlCode
     if let pk = w.packed {
+        let gb = w.packedGroupBytes
         var g = (range.lowerBound + 7) / 8 * 8
         while g < range.upperBound {
-            _ = moe_dot_q8_x8_tokens(code, pk + g &* rb, cols, act, stride, y + g, rows, tokens)
+            _ = moe_dot_q8_x8_tokens(code, pk + g / 8 &* gb, cols, act, stride, y + g, rows, tokens)
             g &+= 8
         }
         return

@@ -364,10 +364,10 @@ func encode(_ values: [Float], as dtype: DType) -> [UInt8] {
 }
 
 @Suite struct PackedKernelTests {
-    /// Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 repacked eight rows at a time give the per-row kernels'
+    /// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and Q4_K repacked eight rows at a time give the per-row kernels'
     /// results: 1 token and 6 (a group of four and two single ones), on 1 and 2 threads, whole
     /// matrices and row views.
-    @Test(arguments: [DType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0])
+    @Test(arguments: [DType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K])
     func packedEqualsRowByRow(dtype: DType) throws {
         let rows = 24, cols = 512
         let values = randomFloats(rows * cols, seed: 77)

@@ -34,9 +34,11 @@ int moe_q8_supported(void);
 /// out[t * ostride] = Σ w·x for `tokens` quantised activation rows (`astride` bytes apart) and one weight
 /// row of n elements of GGML type `type` (GGUF code). Returns -1 for a type it has no kernel for.
 int moe_dot_q8_tokens(int type, const void *w, long n, const void *act, long astride, float *out, long ostride, long tokens);
-/// Eight-row interleaved Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 (x8.c): bytes per group of eight rows and block of 32 (0 for
+/// Eight-row interleaved Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K (x8.c): bytes per group of eight rows and block of 32 (0 for
 /// other types); `moe_x8_pack` repacks eight rows (`rowBytes` apart, `cols` each) into `dst`.
 long moe_x8_block_bytes(int type);
+/// Weights per row that one packed block covers (32, or 256 for Q4_K).
+long moe_x8_row_block(int type);
 int moe_x8_pack(int type, const void *src, long rowBytes, long cols, void *dst);
 /// out[t * ostride + r], r < 8: the eight rows of one packed group dotted with `tokens` quantised
 /// activation rows (Q8_0 kind).
