@@ -90,139 +90,62 @@ int moe_x8_pack(int type, const void *src, long rowBytes, long cols, void *dst) 
 }
 
 #if MOE_AVX2
-static inline __attribute__((always_inline)) void x8_group(int type, const uint8_t *w, long n, const uint8_t *act,
-                                                           long astride, float *out, long ostride, const int NT) {
-    long nb = n / 32, bb = moe_x8_block_bytes(type);
-    const int mins = has_min(type), scales = mins ? 32 : 16;
-    const __m256i ones = _mm256_set1_epi16(1), low4 = _mm256_set1_epi8(0x0F), bit = _mm256_set1_epi8(1);
-    // The offset subtracted from unsigned quants (Q4_0: 8, Q5_0: 16; types with a minimum add it instead).
-    const float offset = type == 2 ? -8.0f : type == 6 ? -16.0f : 0.0f;
-    __m256 acc[4];
-    for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
-    for (long b = 0; b < nb; b++) {
-        const uint8_t *p = w + b * bb;
-        __m256 dv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
-        __m256 mv = mins ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16))) : dv;
-        __m256i u[8];
-        if (type == 8) {
-            for (int k = 0; k < 8; k++) u[k] = _mm256_loadu_si256((const __m256i *)(p + 16 + 32 * k));
-        } else {
-            for (int m = 0; m < 4; m++) {
-                __m256i c = _mm256_loadu_si256((const __m256i *)(p + scales + 32 * m));
-                u[m] = _mm256_and_si256(c, low4);
-                u[m + 4] = _mm256_and_si256(_mm256_srli_epi16(c, 4), low4);
-            }
-            if (five(type)) {
-                __m256i h = _mm256_loadu_si256((const __m256i *)(p + scales + 128));
-                for (int k = 0; k < 8; k++) {
-                    __m256i hk = _mm256_and_si256(_mm256_srli_epi16(h, k), bit);
-                    u[k] = _mm256_or_si256(u[k], _mm256_slli_epi16(hk, 4));
-                }
-            }
-        }
-        for (int t = 0; t < NT; t++) {
-            const uint8_t *A = act + t * astride;
-            const float *D = (const float *)(A + n);
-            const uint8_t *xq = A + b * 32;
-            __m256i isum = _mm256_setzero_si256();
-            for (int k = 0; k < 8; k++) {
-                int32_t x4;
-                memcpy(&x4, xq + 4 * k, 4);
-                __m256i xb = _mm256_set1_epi32(x4);
-                __m256i prod = type == 8 ? _mm256_maddubs_epi16(_mm256_sign_epi8(u[k], u[k]), _mm256_sign_epi8(xb, u[k]))
-                                         : _mm256_maddubs_epi16(u[k], xb);
-                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(prod, ones));
-            }
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dv, _mm256_set1_ps(D[b])), acc[t]);
-            // Offset (d · offset · Σx) or minimum (m · Σx, Q8_1's f16 sum).
-            if (mins) acc[t] = _mm256_fmadd_ps(mv, _mm256_set1_ps(D[nb + b]), acc[t]);
-            else if (offset != 0) acc[t] = _mm256_fmadd_ps(dv, _mm256_set1_ps(offset * D[nb + b]), acc[t]);
-        }
-    }
-    for (int t = 0; t < NT; t++) _mm256_storeu_ps(out + t * ostride, acc[t]);
-}
+#define KNAME(f) f##_avx2
+#define DOT4(acc, u, x) _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), ones))
+#include "kernels/x8_kernels.h"
+#undef KNAME
+#undef DOT4
 
-// Q4_K: per super-block and block pair, the eight rows' integer sums times their integer block
-// scales add up in int32; one Q8_K activation scale per super-block.
-static inline __attribute__((always_inline)) void x8k_group(const uint8_t *w, long n, const uint8_t *act,
-                                                            long astride, float *out, long ostride, const int NT) {
-    long nb = n / 32;
-    const __m256i ones = _mm256_set1_epi16(1), low4 = _mm256_set1_epi8(0x0F);
-    __m256 acc[4];
-    for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
-    for (long sb = 0; sb < n / 256; sb++) {
-        const uint8_t *p = w + sb * 1184;
-        __m256 dv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
-        __m256 mv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16)));
-        __m256i tot[4];
-        for (int t = 0; t < NT; t++) tot[t] = _mm256_setzero_si256();
-        for (int g = 0; g < 4; g++) {
-            __m256i slo = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p + 32 + 8 * (2 * g))));
-            __m256i shi = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p + 32 + 8 * (2 * g + 1))));
-            __m256i lo[8], hi[8];
-            for (int k = 0; k < 8; k++) {
-                __m256i c = _mm256_loadu_si256((const __m256i *)(p + 160 + 256 * g + 32 * k));
-                lo[k] = _mm256_and_si256(c, low4);
-                hi[k] = _mm256_and_si256(_mm256_srli_epi16(c, 4), low4);
-            }
-            for (int t = 0; t < NT; t++) {
-                const uint8_t *xq = act + t * astride + (sb * 8 + 2 * g) * 32;
-                __m256i il = _mm256_setzero_si256(), ih = _mm256_setzero_si256();
-                for (int k = 0; k < 8; k++) {
-                    int32_t a, b;
-                    memcpy(&a, xq + 4 * k, 4);
-                    memcpy(&b, xq + 32 + 4 * k, 4);
-                    il = _mm256_add_epi32(il, _mm256_madd_epi16(_mm256_maddubs_epi16(lo[k], _mm256_set1_epi32(a)), ones));
-                    ih = _mm256_add_epi32(ih, _mm256_madd_epi16(_mm256_maddubs_epi16(hi[k], _mm256_set1_epi32(b)), ones));
-                }
-                tot[t] = _mm256_add_epi32(tot[t], _mm256_add_epi32(_mm256_mullo_epi32(il, slo), _mm256_mullo_epi32(ih, shi)));
-            }
-        }
-        for (int t = 0; t < NT; t++) {
-            const float *D = (const float *)(act + t * astride + n);
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(tot[t]), _mm256_mul_ps(dv, _mm256_set1_ps(D[sb * 8])), acc[t]);
-            // Minima: -dmin · m_j · Σx over block j, for the eight blocks.
-            for (int j = 0; j < 8; j++) {
-                __m256 m = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p + 96 + 8 * j))));
-                acc[t] = _mm256_fnmadd_ps(_mm256_mul_ps(m, mv), _mm256_set1_ps(D[nb + sb * 8 + j]), acc[t]);
-            }
-        }
-    }
-    for (int t = 0; t < NT; t++) _mm256_storeu_ps(out + t * ostride, acc[t]);
-}
+#pragma clang attribute push (__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))), apply_to = function)
+#define KNAME(f) f##_vnni
+#define DOT4(acc, u, x) _mm256_dpbusd_epi32(acc, u, x)
+#include "kernels/x8_kernels.h"
+#undef KNAME
+#undef DOT4
+#pragma clang attribute pop
 
-static void x8_q4_k(const uint8_t *w, long n, const uint8_t *act, long as, float *out, long os, long tokens) {
-    long t = 0;
-    for (; t + 4 <= tokens; t += 4) x8k_group(w, n, act + t * as, as, out + t * os, os, 4);
-    for (; t < tokens; t++) x8k_group(w, n, act + t * as, as, out + t * os, os, 1);
-}
+static int vnni = -1;
 
-#define X8(T, CODE) \
-    static void x8_##T(const uint8_t *w, long n, const uint8_t *act, long as, float *out, long os, long tokens) { \
-        long t = 0; \
-        for (; t + 4 <= tokens; t += 4) x8_group(CODE, w, n, act + t * as, as, out + t * os, os, 4); \
-        for (; t < tokens; t++) x8_group(CODE, w, n, act + t * as, as, out + t * os, os, 1); \
+int moe_has_vnni(void) {
+    if (vnni < 0) {
+        __builtin_cpu_init();
+        vnni = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") ? 1 : 0;
     }
-X8(q4_0, 2)
-X8(q4_1, 3)
-X8(q5_0, 6)
-X8(q5_1, 7)
-X8(q8_0, 8)
+    return vnni;
+}
+#else
+int moe_has_vnni(void) { return 0; }
 #endif
 
 int moe_dot_q8_x8_tokens(int type, const void *w, long n, const void *act, long astride, float *out, long ostride, long tokens) {
+    return moe_dot_q8_x8_tokens_with(moe_has_vnni(), type, w, n, act, astride, out, ostride, tokens);
+}
+
+int moe_dot_q8_x8_tokens_with(int use_vnni, int type, const void *w, long n, const void *act, long astride, float *out, long ostride,
+                              long tokens) {
 #if MOE_AVX2
     const uint8_t *wp = (const uint8_t *)w, *ap = (const uint8_t *)act;
+    if (use_vnni && moe_has_vnni()) {
+        switch (type) {
+        case 2: x8_q4_0_vnni(wp, n, ap, astride, out, ostride, tokens); return 0;
+        case 3: x8_q4_1_vnni(wp, n, ap, astride, out, ostride, tokens); return 0;
+        case 6: x8_q5_0_vnni(wp, n, ap, astride, out, ostride, tokens); return 0;
+        case 7: x8_q5_1_vnni(wp, n, ap, astride, out, ostride, tokens); return 0;
+        case 8: x8_q8_0_vnni(wp, n, ap, astride, out, ostride, tokens); return 0;
+        case 12: x8_q4_k_vnni(wp, n, ap, astride, out, ostride, tokens); return 0;
+        }
+        return -1;
+    }
     switch (type) {
-    case 2: x8_q4_0(wp, n, ap, astride, out, ostride, tokens); return 0;
-    case 3: x8_q4_1(wp, n, ap, astride, out, ostride, tokens); return 0;
-    case 6: x8_q5_0(wp, n, ap, astride, out, ostride, tokens); return 0;
-    case 7: x8_q5_1(wp, n, ap, astride, out, ostride, tokens); return 0;
-    case 8: x8_q8_0(wp, n, ap, astride, out, ostride, tokens); return 0;
-    case 12: x8_q4_k(wp, n, ap, astride, out, ostride, tokens); return 0;
+    case 2: x8_q4_0_avx2(wp, n, ap, astride, out, ostride, tokens); return 0;
+    case 3: x8_q4_1_avx2(wp, n, ap, astride, out, ostride, tokens); return 0;
+    case 6: x8_q5_0_avx2(wp, n, ap, astride, out, ostride, tokens); return 0;
+    case 7: x8_q5_1_avx2(wp, n, ap, astride, out, ostride, tokens); return 0;
+    case 8: x8_q8_0_avx2(wp, n, ap, astride, out, ostride, tokens); return 0;
+    case 12: x8_q4_k_avx2(wp, n, ap, astride, out, ostride, tokens); return 0;
     }
 #else
-    (void)type; (void)w; (void)n; (void)act; (void)astride; (void)out; (void)ostride; (void)tokens;
+    (void)use_vnni; (void)type; (void)w; (void)n; (void)act; (void)astride; (void)out; (void)ostride; (void)tokens;
 #endif
     return -1;
 }

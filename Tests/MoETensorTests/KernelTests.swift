@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import MoETensor
+import MoEKernelsC
 
 /// Deterministic pseudo-random floats in [-1, 1).
 func randomFloats(_ n: Int, seed: UInt64) -> [Float] {
@@ -410,5 +411,37 @@ func encode(_ values: [Float], as dtype: DType) -> [UInt8] {
                 }
             }
         }
+    }
+}
+
+extension PackedKernelTests {
+    /// The AVX-512 VNNI kernels (vpdpbusd) give exactly the AVX2 kernels' results: both add the
+    /// same integer products without rounding.
+    @Test(arguments: [DType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K])
+    func vnniEqualsAVX2(dtype: DType) throws {
+        try #require(moe_has_vnni() != 0, "this CPU has no AVX-512 VNNI")
+        let rows = 16, cols = 512, tokens = 5
+        let values = randomFloats(rows * cols, seed: 91)
+        let buf = OwnedBuffer(byteCount: dtype.bytes(elements: rows * cols)!)
+        values.withUnsafeBufferPointer { quantizeBlocks($0.baseAddress!, count: rows * cols, dtype: dtype, into: buf.pointer) }
+        let w = WeightMatrix(base: buf.pointer, dtype: dtype, rows: rows, cols: cols, owner: buf).packedForKernels()
+        let stride = Int(moe_q8_act_bytes(cols))
+        var act = [UInt8](repeating: 0, count: stride * tokens)
+        let x = randomFloats(tokens * cols, seed: 92)
+        act.withUnsafeMutableBytes { a in
+            for t in 0..<tokens { moe_quantize_q8_act(x.withUnsafeBufferPointer { $0.baseAddress! } + t * cols, cols, a.baseAddress! + t * stride, moe_q8_act_kind(dtype.ggmlCode)) }
+        }
+        var y = [[Float]](repeating: [Float](repeating: 0, count: tokens * rows), count: 2)
+        for v in 0..<2 {
+            act.withUnsafeBytes { a in
+                y[v].withUnsafeMutableBufferPointer { out in
+                    for g in 0..<(rows / 8) {
+                        _ = moe_dot_q8_x8_tokens_with(Int32(v), dtype.ggmlCode, w.packed! + g * w.packedGroupBytes, cols, a.baseAddress!, stride,
+                                                      out.baseAddress! + g * 8, rows, tokens)
+                    }
+                }
+            }
+        }
+        #expect(y[0] == y[1])
     }
 }

@@ -43,6 +43,11 @@ int moe_x8_pack(int type, const void *src, long rowBytes, long cols, void *dst);
 /// out[t * ostride + r], r < 8: the eight rows of one packed group dotted with `tokens` quantised
 /// activation rows (Q8_0 kind).
 int moe_dot_q8_x8_tokens(int type, const void *w, long n, const void *act, long astride, float *out, long ostride, long tokens);
+/// Whether this CPU has AVX-512 VNNI (vpdpbusd), which the eight-row kernels then use.
+int moe_has_vnni(void);
+/// `moe_dot_q8_x8_tokens` with the VNNI kernels (when present) or, for `use_vnni` 0, the AVX2 ones.
+int moe_dot_q8_x8_tokens_with(int use_vnni, int type, const void *w, long n, const void *act, long astride, float *out, long ostride,
+                              long tokens);
 /// Keeps freed memory of up to 256 MB blocks in the heap (glibc), so per-token buffers are reused.
 void moe_tune_malloc(void);
 #endif
