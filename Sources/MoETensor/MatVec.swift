@@ -70,49 +70,6 @@ private enum F8Lanes: LaneLoader {
 /// F8Lanes values are scaled by 2^-8; this undoes it.
 private let fp8Unscale: Float = 256
 
-/// Sixteen e4m3 bytes as halves of value·2^-8: sign-extend each byte to 16 bits, shift the
-/// exponent and mantissa into place, and clear bit 14 (which the sign extension set for negative
-/// values). Two integer ops per sixteen weights.
-@inline(__always)
-private func fp8Halves(_ p: UnsafeRawPointer, _ i: Int) -> (SIMD8<Float>, SIMD8<Float>) {
-    let s = SIMD16<Int16>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: i, as: SIMD16<Int8>.self))
-    let bits = (s &<< 7) & Int16(bitPattern: 0xBFFF)
-    #if !(os(macOS) && arch(x86_64))
-    let h = unsafeBitCast(bits, to: SIMD16<Float16>.self)
-    return (SIMD8<Float>(h.lowHalf), SIMD8<Float>(h.highHalf))
-    #else
-    var lo = SIMD8<Float>(), hi = SIMD8<Float>()
-    for k in 0..<8 {
-        lo[k] = halfToFloat(UInt16(bitPattern: bits[k]))
-        hi[k] = halfToFloat(UInt16(bitPattern: bits[k + 8]))
-    }
-    return (lo, hi)
-    #endif
-}
-
-/// Σ w·x for FP8 weights, 32 per step, in units of 2^-8 (like F8Lanes).
-@inline(__always)
-private func dotFP8Scaled(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
-    let xr = UnsafeRawPointer(x)
-    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-    var i = 0
-    while i &+ 32 <= n {
-        let (w0, w1) = fp8Halves(w, i)
-        let (w2, w3) = fp8Halves(w, i &+ 16)
-        a0.addProduct(w0, xr.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self))
-        a1.addProduct(w1, xr.loadUnaligned(fromByteOffset: (i &+ 8) &* 4, as: SIMD8<Float>.self))
-        a2.addProduct(w2, xr.loadUnaligned(fromByteOffset: (i &+ 16) &* 4, as: SIMD8<Float>.self))
-        a3.addProduct(w3, xr.loadUnaligned(fromByteOffset: (i &+ 24) &* 4, as: SIMD8<Float>.self))
-        i &+= 32
-    }
-    var s = ((a0 + a1) + (a2 + a3)).sum()
-    while i < n {
-        s += F8Lanes.load1(w, i) * x[i]
-        i &+= 1
-    }
-    return s
-}
-
 /// Σ w[i]·x[i] with four independent FMA accumulators (hides FMA latency).
 @inline(__always)
 private func dot<L: LaneLoader>(_: L.Type, _ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
@@ -147,23 +104,12 @@ public func dotBF16(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) 
 /// Σ w[i]·x[i] for IEEE f16 weights.
 public func dotF16(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float { dot(F16Lanes.self, w, x, n) }
 
-/// Row `r` of a block-scaled FP8 matrix dotted with `x`: one dot per column block, times its scale.
-@inline(__always)
-private func dotRowFP8(_ w: WeightMatrix, _ r: Int, _ x: UnsafePointer<Float>) -> Float {
-    let p = w.base + r &* w.cols
-    var total: Float = 0
-    var c = 0, j = 0
-    while c < w.cols {
-        let n = min(w.blockCols, w.cols &- c)
-        total += dotFP8Scaled(p + c, x + c, n) * (w.scale(row: r, block: j) * fp8Unscale)
-        c &+= n
-        j &+= 1
-    }
-    return total
-}
-
 /// Σ w[i]·x[i] for FP8 e4m3 weights (no scale applied).
-public func dotE4M3(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float { dotFP8Scaled(w, x, n) * fp8Unscale }
+public func dotE4M3(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    var one: Float = 1, out: Float = 0
+    moe_dot_fp8_tokens(w.assumingMemoryBound(to: UInt8.self), n, &one, max(n, 1), x, n, &out, 1, 1)
+    return out
+}
 
 /// Row `r` of `w` dotted with `x`.
 @inline(__always)
@@ -173,7 +119,10 @@ public func dotRow(_ w: WeightMatrix, _ r: Int, _ x: UnsafePointer<Float>) -> Fl
     case .f32: return dotF32(p, x, w.cols)
     case .bf16: return dotBF16(p, x, w.cols)
     case .f16: return dotF16(p, x, w.cols)
-    case .f8e4m3: return dotRowFP8(w, r, x)
+    case .f8e4m3:
+        var out: Float = 0
+        moe_dot_fp8_tokens(p.assumingMemoryBound(to: UInt8.self), w.cols, w.scaleRow(r), w.blockCols, x, w.cols, &out, 1, 1)
+        return out
     case .q8_0: return moe_dot_q8_0_f32(p, x, w.cols / 32)
     case .q4_0: return moe_dot_q4_0_f32(p, x, w.cols / 32)
     case .q4_1: return moe_dot_q4_1_f32(p, x, w.cols / 32)
@@ -345,7 +294,14 @@ public func matmulRows(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: Unsafe
             default: moe_dot_q8_0_f32_tokens(p, x, cols, y + r, rows, tokens, blocks)
             }
         }
-    case _ where w.dtype == .f8e4m3 || w.dtype.isBlockQuantized:
+    case .f8e4m3:
+        // Each sixteen weights decoded once per four tokens (fp8.c).
+        let rows = w.rows, cols = w.cols
+        for r in range {
+            moe_dot_fp8_tokens(w.base.assumingMemoryBound(to: UInt8.self) + r &* cols, cols, w.scaleRow(r), w.blockCols,
+                               x, cols, y + r, rows, tokens)
+        }
+    case _ where w.dtype.isBlockQuantized:
         let rows = w.rows, cols = w.cols
         for r in range {
             for t in 0..<tokens { y[t &* rows &+ r] = dotRow(w, r, x + t &* cols) }

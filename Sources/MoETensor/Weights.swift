@@ -65,6 +65,11 @@ public struct WeightMatrix: @unchecked Sendable {
         return (lastBlock - firstBlock + 1) * scaleColumns * 4
     }
 
+    /// The block scales of row `r` (one per column block).
+    @inline(__always) public func scaleRow(_ r: Int) -> UnsafePointer<Float> {
+        (scales! + ((firstRow &+ r) / blockRows) &* scaleColumns &* 4).assumingMemoryBound(to: Float.self)
+    }
+
     /// The scale of row `r`'s column block `j`.
     @inline(__always) public func scale(row r: Int, block j: Int) -> Float {
         scales!.loadUnaligned(fromByteOffset: (((firstRow &+ r) / blockRows) &* scaleColumns &+ j) &* 4, as: Float.self)

@@ -48,6 +48,11 @@ int moe_has_vnni(void);
 /// `moe_dot_q8_x8_tokens` with the VNNI kernels (when present) or, for `use_vnni` 0, the AVX2 ones.
 int moe_dot_q8_x8_tokens_with(int use_vnni, int type, const void *w, long n, const void *act, long astride, float *out, long ostride,
                               long tokens);
+/// One row of a block-scaled FP8 (e4m3) matrix (`cols` bytes; `scales[j]` multiplies columns
+/// j·blockCols ..< (j+1)·blockCols, the last block may be partial) dotted with `tokens` f32 rows:
+/// out[t * ostride] (fp8.c). Each group of sixteen weights is decoded once per four tokens.
+void moe_dot_fp8_tokens(const uint8_t *w, long cols, const float *scales, long blockCols, const float *x, long xstride,
+                        float *out, long ostride, long tokens);
 /// Keeps freed memory of up to 256 MB blocks in the heap (glibc), so per-token buffers are reused.
 void moe_tune_malloc(void);
 #endif
