@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import MoEFormats
 import MoETensor
 
@@ -9,6 +14,9 @@ public struct GGUFLayout {
     public var metadata: [(String, GGUFValue, GGUFValueType)] = []
     /// GGUF name, GGML dims (fastest first), and whether it is a norm weight (initialised to one).
     public var tensors: [(name: String, dims: [Int], norm: Bool)] = []
+    /// Llama 3.1-style RoPE scaling as per-frequency divisors (`rope_freqs.weight`), when the config has it.
+    public var ropeFreqs: [Float]?
+    public let heads: Int, kvHeads: Int, headDim: Int
 
     public static let architectures: [String: String] = [
         "llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3", "qwen2_moe": "qwen2moe", "qwen3_moe": "qwen3moe", "olmoe": "olmoe",
@@ -34,10 +42,15 @@ public struct GGUFLayout {
         let sharedI = type == "qwen2_moe" ? try r.int("shared_expert_intermediate_size", default: 0) : 0
         let dense = Set(moe ? (r.json["mlp_only_layers"]?.arrayValue ?? []).compactMap(\.intValue) : Array(0..<L))
         let tied = try r.bool("tie_word_embeddings", default: false)
+        self.heads = heads
+        kvHeads = kv
+        headDim = hd
+        let rope = try r.rope(defaultTheta: 10000)
 
         func u32(_ k: String, _ v: Int) { metadata.append((k, .uint(UInt64(v)), .u32)) }
         func f32(_ k: String, _ v: Double) { metadata.append((k, .float(v), .f32)) }
         metadata.append(("general.architecture", .string(arch), .string))
+        metadata.append(("general.type", .string("model"), .string))
         metadata.append(("general.name", .string(name), .string))
         u32("\(arch).context_length", try r.int("max_position_embeddings", default: 4096))
         u32("\(arch).embedding_length", H)
@@ -45,14 +58,35 @@ public struct GGUFLayout {
         u32("\(arch).feed_forward_length", type == "olmoe" ? expertI : I)
         u32("\(arch).attention.head_count", heads)
         u32("\(arch).attention.head_count_kv", kv)
-        if hd != H / heads {
+        // As llama.cpp's converter: head sizes whenever the config names one, and (Llama only) the
+        // rotary dimensions and the vocabulary size.
+        if r.has("head_dim") || hd != H / heads {
             u32("\(arch).attention.key_length", hd)
             u32("\(arch).attention.value_length", hd)
         }
-        u32("\(arch).rope.dimension_count", hd)
-        f32("\(arch).rope.freq_base", try r.double("rope_theta", default: 10000))
+        if arch == "llama" { u32("\(arch).rope.dimension_count", hd) }
+        f32("\(arch).rope.freq_base", rope.theta)
+        switch rope.scaling {
+        case .none: break
+        case .linear(let factor):
+            metadata.append(("\(arch).rope.scaling.type", .string("linear"), .string))
+            f32("\(arch).rope.scaling.factor", factor)
+        case .llama3(let factor, let low, let high, let original):
+            // The divisors llama.cpp's converter computes for Llama 3.1 (rope_freqs.weight).
+            let lowWave = original / low, highWave = original / high
+            ropeFreqs = (0..<(hd / 2)).map { i in
+                let freq = 1 / pow(rope.theta, Double(2 * i) / Double(hd))
+                let wave = 2 * Double.pi / freq
+                if wave < highWave { return 1 }
+                if wave > lowWave { return Float(factor) }
+                let smooth = (original / wave - low) / (high - low)
+                return Float(1 / ((1 - smooth) / factor + smooth))
+            }
+        default:
+            throw r.fail("rope_scaling", "this RoPE scaling cannot be written as GGUF yet (linear and llama3 can)")
+        }
         f32("\(arch).attention.layer_norm_rms_epsilon", try r.double("rms_norm_eps", default: 1e-6))
-        u32("\(arch).vocab_size", V)
+        if arch == "llama" { u32("\(arch).vocab_size", V) }
         if moe {
             u32("\(arch).expert_count", experts)
             u32("\(arch).expert_used_count", topK)
@@ -69,6 +103,9 @@ public struct GGUFLayout {
         u32("tokenizer.ggml.eos_token_id", try r.int("eos_token_id", default: 0))
 
         func add(_ n: String, _ dims: Int..., norm: Bool = false) { tensors.append((n, dims, norm)) }
+        if let f = ropeFreqs { add("rope_freqs.weight", f.count) }
+        let attnBias = type == "llama" ? try r.bool("attention_bias", default: false) : false
+        let mlpBias = type == "llama" ? try r.bool("mlp_bias", default: false) : false
         add("token_embd.weight", H, V)
         for l in 0..<L {
             let b = "blk.\(l)."
@@ -77,11 +114,12 @@ public struct GGUFLayout {
             add(b + "attn_k.weight", H, kv * hd)
             add(b + "attn_v.weight", H, kv * hd)
             add(b + "attn_output.weight", heads * hd, H)
-            if type == "qwen2" || type == "qwen2_moe" {
+            if type == "qwen2" || type == "qwen2_moe" || attnBias {
                 add(b + "attn_q.bias", heads * hd)
                 add(b + "attn_k.bias", kv * hd)
                 add(b + "attn_v.bias", kv * hd)
             }
+            if attnBias { add(b + "attn_output.bias", H) }
             if type == "qwen3" || type == "qwen3_moe" {
                 add(b + "attn_q_norm.weight", hd, norm: true)
                 add(b + "attn_k_norm.weight", hd, norm: true)
@@ -94,6 +132,11 @@ public struct GGUFLayout {
                 add(b + "ffn_gate.weight", H, I)
                 add(b + "ffn_up.weight", H, I)
                 add(b + "ffn_down.weight", I, H)
+                if mlpBias {
+                    add(b + "ffn_gate.bias", I)
+                    add(b + "ffn_up.bias", I)
+                    add(b + "ffn_down.bias", H)
+                }
             } else {
                 add(b + "ffn_gate_inp.weight", H, experts)
                 add(b + "ffn_gate_exps.weight", H, expertI, experts)
@@ -126,8 +169,12 @@ extension Quantizer {
         var report = Report()
         for (i, t) in layout.tensors.enumerated() {
             let dtype = plan.type(for: t.name, dims: t.dims, current: nil) ?? .f32
-            let cols = t.dims[0], norm = t.norm
+            let cols = t.dims[0], norm = t.norm, freqs = t.name == "rope_freqs.weight" ? layout.ropeFreqs : nil
             jobs.append(Job(name: t.name, dims: t.dims, type: QuantizePlan.ggmlCode(dtype)!, dtype: dtype, copy: nil, row: { r, out in
+                if let freqs {
+                    for c in 0..<cols { out[c] = freqs[c] }
+                    return
+                }
                 if norm {
                     out.update(repeating: 1, count: cols)
                     return
@@ -140,5 +187,90 @@ extension Quantizer {
         }
         report.bytes = try write(w, jobs, to: path, pool: pool, progress: progress)
         return report
+    }
+}
+
+extension Quantizer {
+    /// A Hugging Face checkpoint (config.json + safetensors) written as GGUF the way llama.cpp's
+    /// converter lays it out (GGUF names, stacked experts, Llama's q/k rows permuted for its
+    /// interleaved RoPE, `rope_freqs` for Llama 3.1 scaling), matrices in the plan's types. The
+    /// vocabulary is a placeholder (`<t0>` ...): MoEKit does not convert tokenizers yet.
+    public static func convert(directory dir: String, to path: String, plan: QuantizePlan, pool: ThreadPool,
+                               progress: ((Int, Int) -> Void)? = nil) throws -> Report {
+        let config = try ConfigReader(path: dir + "/config.json")
+        let layout = try GGUFLayout(config: config, name: dir.split(separator: "/").last.map(String.init) ?? "model")
+        let tensors = try TensorDirectory(modelDirectory: dir)
+        let w = GGUFWriter()
+        for (k, v, t) in layout.metadata { w.set(k, v, as: t) }
+        w.set("general.file_type", .uint(UInt64(QuantizePlan.fileType(plan.target))), as: .u32)
+        w.set("general.quantization_version", .uint(2), as: .u32)
+        let permute = layout.architecture == "llama"
+        var jobs: [Job] = []
+        var report = Report()
+        for t in layout.tensors {
+            let dtype = plan.type(for: t.name, dims: t.dims, current: nil) ?? .f32
+            let cols = t.dims[0]
+            if t.name == "rope_freqs.weight", let freqs = layout.ropeFreqs {
+                jobs.append(Job(name: t.name, dims: t.dims, type: 0, dtype: .f32, copy: nil, row: { _, out in
+                    for c in 0..<cols { out[c] = freqs[c] }
+                }))
+                report.tensors.append((t.name, "computed", "F32"))
+                continue
+            }
+            // The source tensors: one, or one per expert for a stacked tensor.
+            var sources: [TensorEntry] = []
+            let rowsEach = t.dims.count > 1 ? t.dims[1] : 1
+            if let (layer, suffixes) = GGUFModel.stackedExpert(t.name, arch: layout.architecture), suffixes.count == 1 {
+                let suffix = suffixes[0]
+                for x in 0..<t.dims[2] {
+                    let name = "model.layers.\(layer).mlp.experts.\(x).\(suffix)"
+                    guard let e = tensors[name] else { throw ModelError.missingTensor("\(name) (in \(dir))") }
+                    sources.append(e)
+                }
+            } else {
+                guard let hf = GGUFModel.hfName(t.name, arch: layout.architecture) else { throw ModelError.badTensor(t.name, "has no Hugging Face name") }
+                guard let e = tensors[hf] else { throw ModelError.missingTensor("\(hf) (in \(dir))") }
+                sources.append(e)
+            }
+            for e in sources {
+                guard e.shape.reduce(1, *) == cols * rowsEach, e.shape.last == cols || (e.shape.count == 1 && cols == e.shape[0]) else {
+                    throw ModelError.shape(tensor: e.name, expected: rowsEach > 1 ? [rowsEach, cols] : [cols], actual: e.shape)
+                }
+                guard e.dtype.isComputable && !e.dtype.isBlockQuantized && e.dtype != .f8e4m3 else {
+                    throw ModelError.badTensor(e.name, "is \(e.dtype.rawValue), which cannot be converted yet")
+                }
+            }
+            // Llama's q/k rows (and biases) go from rotate-half to interleaved-pair order, per head.
+            let heads = t.name.hasSuffix("attn_q.weight") || t.name.hasSuffix("attn_q.bias") ? layout.heads
+                : t.name.hasSuffix("attn_k.weight") || t.name.hasSuffix("attn_k.bias") ? layout.kvHeads : 0
+            let hd = layout.headDim, isBias = t.dims.count == 1
+            let perm = permute && heads > 0
+            let src = sources
+            jobs.append(Job(name: t.name, dims: t.dims, type: QuantizePlan.ggmlCode(dtype)!, dtype: dtype, copy: nil, row: { r, out in
+                if isBias {
+                    let e = src[0]
+                    let tmp = UnsafeMutablePointer<Float>.allocate(capacity: cols)
+                    defer { tmp.deallocate() }
+                    convertToFloat(e.data!, dtype: e.dtype, count: cols, into: tmp)
+                    for c in 0..<cols { out[c] = tmp[perm ? hfRow(c, hd) : c] }
+                    return
+                }
+                let e = src[r / rowsEach]
+                var row = r % rowsEach
+                if perm { row = hfRow(row, hd) }
+                let rb = cols * e.dtype.size
+                convertToFloat(e.data! + row * rb, dtype: e.dtype, count: cols, into: out)
+            }))
+            report.tensors.append((t.name, sources[0].dtype.rawValue, dtype.rawValue))
+        }
+        report.bytes = try write(w, jobs, to: path, pool: pool, progress: progress)
+        return report
+    }
+
+    /// The Hugging Face row of GGUF row `g` of a Llama q/k projection: within each head, GGUF holds
+    /// pairs (i, i + hd/2) side by side.
+    static func hfRow(_ g: Int, _ hd: Int) -> Int {
+        let h = g / hd, k = g % hd
+        return h * hd + (k % 2) * (hd / 2) + k / 2
     }
 }

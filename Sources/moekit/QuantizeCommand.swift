@@ -65,9 +65,9 @@ func progressBar(_ label: String) -> (Int, Int) -> Void {
 
 struct Quantize: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Re-quantise a GGUF file (llama.cpp's types), with per-tensor overrides.")
+        abstract: "Write a GGUF file in llama.cpp's types, from a GGUF file or a Hugging Face checkpoint, with per-tensor overrides.")
 
-    @Argument(help: "Input .gguf file.")
+    @Argument(help: "Input: a .gguf file, or a Hugging Face model directory (config.json + safetensors; llama, qwen2, qwen3, qwen2_moe, qwen3_moe, olmoe).")
     var input: String
 
     @Argument(help: "Output .gguf file.")
@@ -76,12 +76,17 @@ struct Quantize: ParsableCommand {
     @OptionGroup var options: QuantizeOptions
 
     func run() throws {
-        guard input.hasSuffix(".gguf") else { throw CLIError("\(input): quantize reads .gguf files (convert Hugging Face checkpoints with llama.cpp's converter first)") }
         guard input != output else { throw CLIError("the output must be a different file from the input") }
         let plan = try options.plan()
-        let g = try GGUFFile(path: input)
         let clock = ContinuousClock(), t0 = clock.now
-        let report = try Quantizer.quantize(g, to: output, plan: plan, pool: try makePool(options.threads), progress: progressBar("quantizing"))
+        let report: Quantizer.Report
+        if input.hasSuffix(".gguf") {
+            let g = try GGUFFile(path: input)
+            report = try Quantizer.quantize(g, to: output, plan: plan, pool: try makePool(options.threads), progress: progressBar("quantizing"))
+        } else {
+            let dir = input.hasSuffix("/") && input.count > 1 ? String(input.dropLast()) : input
+            report = try Quantizer.convert(directory: dir, to: output, plan: plan, pool: try makePool(options.threads), progress: progressBar("converting"))
+        }
         printReport(report, path: output, seconds: seconds(clock.now - t0))
     }
 }

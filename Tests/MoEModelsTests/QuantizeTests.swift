@@ -127,3 +127,37 @@ import MoETensor
         #expect(logits.count == 300 && logits.allSatisfy(\.isFinite))
     }
 }
+
+/// `moekit quantize` from a Hugging Face checkpoint: the tiny fixtures written as GGUF equal the
+/// files of scripts/oracle/tiny_to_gguf.py (itself checked against llama.cpp's converter) tensor for
+/// tensor and key for key, and run to the checkpoint's logits.
+@Suite struct ConvertTests {
+    @Test(arguments: ["llama", "llama_f16", "qwen2", "qwen3", "qwen2_moe", "qwen3_moe", "olmoe"])
+    func convertedLikeLlamaCpp(name: String) throws {
+        let out = QuantizeTests.tmp("conv-\(name).gguf")
+        defer { unlink(out) }
+        _ = try Quantizer.convert(directory: Fixtures.path(name), to: out, plan: QuantizePlan(target: .f32), pool: Fixtures.pool)
+        let ours = try GGUFFile(path: out), ref = try GGUFFile(path: GGUFParityTests.root + "/\(name).gguf")
+        for (k, v) in ref.metadata where !["general.name", "general.size_label", "general.file_type"].contains(k) {
+            #expect(ours[k] == v, "\(name): \(k)")
+            #expect(ours.metadataTypes[k] == ref.metadataTypes[k], "\(name): type of \(k)")
+        }
+        #expect(Set(ours.tensors.map(\.name)) == Set(ref.tensors.map(\.name)), "\(name)")
+        for t in ref.tensors {
+            guard let o = ours.tensors.first(where: { $0.name == t.name }) else { continue }
+            #expect(o.dims == t.dims, "\(name): \(t.name)")
+            let n = t.dims.reduce(1, *)
+            var a = [Float](repeating: 0, count: n), b = a
+            convertToFloat(ref.file.bytes(at: t.offset, count: t.byteCount).baseAddress!, dtype: GGMLType.dtype(t.type)!, count: n, into: &a)
+            convertToFloat(ours.file.bytes(at: o.offset, count: o.byteCount).baseAddress!, dtype: GGMLType.dtype(o.type)!, count: n, into: &b)
+            #expect(a == b, "\(name): \(t.name)")
+        }
+        let oracle = try Oracle(name)
+        let model = try loadModel(directory: out, pool: Fixtures.pool)
+        let V = model.config.vocabSize
+        let logits = try model.forward(oracle.inputIds, state: model.makeState(), logits: .all)
+        for (p, ref) in oracle.logits.enumerated() {
+            #expect(maxAbsDiff(logits[(p * V)..<((p + 1) * V)], ref) <= 1e-4 * ref.map(abs).max()!, "\(name) position \(p)")
+        }
+    }
+}
