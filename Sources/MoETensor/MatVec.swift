@@ -223,7 +223,7 @@ public func dotReference(_ w: UnsafeRawPointer, dtype: DType, _ x: UnsafePointer
 public func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                    tokens: Int, pool: ThreadPool, counters: KernelCounters? = nil) {
     counters?.matmul(w, tokens: tokens)
-    if w.dtype.isBlockQuantized && w.activations == .q8 && moe_q8_supported() != 0 {
+    if w.dtype.isBlockQuantized && w.activations.isInt8 && moe_q8_supported() != 0 {
         matmulQ8(w, x, y, tokens: tokens, pool: pool)
         return
     }

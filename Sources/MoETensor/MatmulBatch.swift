@@ -62,7 +62,7 @@ public final class MatmulBatch: @unchecked Sendable {
     }
 
     private static func usesQ8(_ j: Job) -> Bool {
-        j.w.dtype.isBlockQuantized && j.w.activations == .q8 && moe_q8_supported() != 0
+        j.w.dtype.isBlockQuantized && j.w.activations.isInt8 && moe_q8_supported() != 0
     }
 
     /// Quantises each distinct activation block once (jobs with the same input share it).

@@ -131,10 +131,17 @@ public struct WeightMatrix: @unchecked Sendable {
 public enum ActivationFormat: String, Sendable {
     /// Activations quantised to int8 once per product exactly as llama.cpp quantises them for the
     /// weight type (Q8_0, Q8_1 or Q8_K), and integer dot products: llama.cpp's arithmetic, and fast.
+    /// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and Q4_K matrices are repacked at load (a copy in memory).
     case q8
+    /// The same arithmetic on the weights where they lie in the mapped file, without repacking: no
+    /// copy, slower for the repackable types.
+    case q8Mapped = "q8-mapped"
     /// f32 activations against dequantised weights: exact against a reference that dequantises the
     /// weights (transformers), slower.
     case f32
+
+    /// Whether activations are quantised to int8 (integer kernels).
+    public var isInt8: Bool { self != .f32 }
 }
 
 /// Storage owned by the process, for weights built in memory (tests, synthetic models).
