@@ -9,6 +9,13 @@
 #define MOE_AVX2 1
 #endif
 
+static float fp8_value(uint8_t b) {
+    int e = (b >> 3) & 0xF, m = b & 7;
+    float v = e == 0 ? (float)m / 512.0f : (1.0f + (float)m / 8.0f) * (float)(1 << e) / 128.0f;
+    if (e == 15 && m == 7) v = __builtin_nanf("");
+    return (b & 0x80) ? -v : v;
+}
+
 #if MOE_AVX2
 static inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -27,16 +34,47 @@ static inline void fp8x16(const uint8_t *p, __m256 *lo, __m256 *hi) {
 }
 #endif
 
-static float fp8_value(uint8_t b) {
-    int e = (b >> 3) & 0xF, m = b & 7;
-    float v = e == 0 ? (float)m / 512.0f : (1.0f + (float)m / 8.0f) * (float)(1 << e) / 128.0f;
-    if (e == 15 && m == 7) v = __builtin_nanf("");
-    return (b & 0x80) ? -v : v;
+#if MOE_AVX2
+// One token: four accumulators in registers, 32 weights per step.
+static float dot_fp8_one(const uint8_t *w, long cols, const float *scales, long blockCols, const float *x) {
+    __m256 tot = _mm256_setzero_ps();
+    float tail = 0;
+    for (long c = 0, j = 0; c < cols; c += blockCols, j++) {
+        long n = cols - c < blockCols ? cols - c : blockCols;
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+        long i = 0;
+        for (; i + 32 <= n; i += 32) {
+            __m256 w0, w1, w2, w3;
+            fp8x16(w + c + i, &w0, &w1);
+            fp8x16(w + c + i + 16, &w2, &w3);
+            const float *xb = x + c + i;
+            a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xb), a0);
+            a1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xb + 8), a1);
+            a2 = _mm256_fmadd_ps(w2, _mm256_loadu_ps(xb + 16), a2);
+            a3 = _mm256_fmadd_ps(w3, _mm256_loadu_ps(xb + 24), a3);
+        }
+        for (; i + 16 <= n; i += 16) {
+            __m256 w0, w1;
+            fp8x16(w + c + i, &w0, &w1);
+            a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + c + i), a0);
+            a1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + c + i + 8), a1);
+        }
+        tot = _mm256_fmadd_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)), _mm256_set1_ps(scales[j] * 256.0f), tot);
+        float r = 0;
+        for (; i < n; i++) r += fp8_value(w[c + i]) * x[c + i];
+        tail += r * scales[j];
+    }
+    return hsum(tot) + tail;
 }
+#endif
 
 void moe_dot_fp8_tokens(const uint8_t *w, long cols, const float *scales, long blockCols, const float *x, long xstride,
                         float *out, long ostride, long tokens) {
 #if MOE_AVX2
+    if (tokens == 1) {
+        out[0] = dot_fp8_one(w, cols, scales, blockCols, x);
+        return;
+    }
     for (long t0 = 0; t0 < tokens; t0 += 4) {
         long nt = tokens - t0 < 4 ? tokens - t0 : 4;
         __m256 tot[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
