@@ -28,9 +28,12 @@ public final class MappedFile: @unchecked Sendable {
     public let size: Int
     /// Start of the mapping; nil for an empty file.
     public let base: UnsafeRawPointer?
+    /// True when `base` is a heap copy (`init(copying:name:)`) rather than a mapping.
+    private let isCopy: Bool
 
     public init(path: String) throws {
         self.path = path
+        isCopy = false
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw MappingError.open(path: path, errno: errno) }
         defer { close(fd) }
@@ -44,6 +47,23 @@ public final class MappedFile: @unchecked Sendable {
         }
         let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
         guard let p, p != MAP_FAILED else { throw MappingError.map(path: path, size: size, errno: errno) }
+        base = UnsafeRawPointer(p)
+    }
+
+    /// An in-memory copy of `bytes`, read exactly like a mapped file and named `name` in messages.
+    /// For fuzzers and tests that parse many small inputs without touching the disk; model files are
+    /// always mapped with `init(path:)`. The copy is exactly `bytes.count` long (no page padding), so
+    /// an address sanitizer catches any read past the end.
+    public init(copying bytes: UnsafeRawBufferPointer, name: String) {
+        path = name
+        size = bytes.count
+        isCopy = true
+        guard let src = bytes.baseAddress, bytes.count > 0 else {
+            base = nil
+            return
+        }
+        let p = UnsafeMutableRawPointer.allocate(byteCount: bytes.count, alignment: 64)
+        p.copyMemory(from: src, byteCount: bytes.count)
         base = UnsafeRawPointer(p)
     }
 
@@ -94,6 +114,11 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     deinit {
-        if let base { munmap(UnsafeMutableRawPointer(mutating: base), size) }
+        guard let base else { return }
+        if isCopy {
+            UnsafeMutableRawPointer(mutating: base).deallocate()
+        } else {
+            munmap(UnsafeMutableRawPointer(mutating: base), size)
+        }
     }
 }

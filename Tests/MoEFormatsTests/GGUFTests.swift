@@ -92,3 +92,29 @@ func parseGGUF(_ bytes: [UInt8]) -> String? {
         }
     }
 }
+
+@Suite struct InMemoryGGUFTests {
+    /// `MappedFile(copying:name:)` (the fuzzer's input) reads exactly as the mapped file does.
+    @Test func copyParsesLikeTheMappedFile() throws {
+        let bytes = tinyGGUF()
+        let path = NSTemporaryDirectory() + "moekit-gguf-copy-\(getpid()).gguf"
+        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let mapped = try GGUFFile(path: path)
+        let copy = try bytes.withUnsafeBytes { try GGUFFile(mapped: MappedFile(copying: $0, name: "tiny.gguf")) }
+        #expect(copy.path == "tiny.gguf" && copy.file.size == bytes.count)
+        #expect(copy.metadata.map(\.0) == mapped.metadata.map(\.0) && copy.metadata.map(\.1) == mapped.metadata.map(\.1))
+        #expect(copy.tensors.map(\.offset) == mapped.tensors.map(\.offset) && copy.dataOffset == mapped.dataOffset)
+        #expect(copy.entries().count == mapped.entries().count && !mapped.entries().isEmpty)
+        for (a, b) in zip(copy.entries(), mapped.entries()) {
+            #expect(Array(UnsafeRawBufferPointer(start: a.data, count: a.byteCount)) == Array(UnsafeRawBufferPointer(start: b.data, count: b.byteCount)))
+        }
+        // Errors name the copy, with the same offsets and messages.
+        let cut = Array(bytes[0..<100])
+        let viaPath = try #require(parseGGUF(cut))
+        var viaCopy = ""
+        do { _ = try cut.withUnsafeBytes { try GGUFFile(mapped: MappedFile(copying: $0, name: "cut.gguf")) } } catch { viaCopy = "\(error)" }
+        #expect(viaCopy.hasPrefix("cut.gguf: bad header at byte offset ") && viaPath.hasSuffix(viaCopy.dropFirst("cut.gguf".count)), "\(viaCopy) vs \(viaPath)")
+        #expect(MappedFile(copying: UnsafeRawBufferPointer(start: nil, count: 0), name: "empty").base == nil)
+    }
+}
