@@ -261,6 +261,11 @@ extension Tokenizer {
             var rightChars: Int
             var seq: Int
         }
+        // Byte lengths that some token has: a cut whose left or right part has another length
+        // cannot split a token into two, so it is skipped without hashing. This keeps a long token
+        // linear (trying every cut of a 1 MB token by lookup would take quadratic time).
+        var hasLength = [Bool](repeating: false, count: (tokens.map(\.count).max() ?? 0) + 1)
+        for t in tokens { hasLength[t.count] = true }
         var all: [Candidate] = []
         for (k, i) in order.enumerated() {
             let t = tokens[i]
@@ -271,11 +276,13 @@ extension Tokenizer {
                 j += scalarLength(t[j])
             }
             var local: [(Candidate, Int32, Int32)] = []
-            for (c, cut) in starts.enumerated() where c > 0 {
-                let l = Array(t[..<cut]), r = Array(t[cut...])
-                let il = ids.find(l), ir = ids.find(r)
-                if il >= 0 && ir >= 0 {
-                    local.append((Candidate(left: l, right: r, score: scoreOf[k], leftChars: c,
+            t.withUnsafeBytes { bytes in
+                for (c, cut) in starts.enumerated() where c > 0 && hasLength[cut] && hasLength[t.count - cut] {
+                    let il = ids.find(UnsafeRawBufferPointer(rebasing: bytes[..<cut]))
+                    guard il >= 0 else { continue }
+                    let ir = ids.find(UnsafeRawBufferPointer(rebasing: bytes[cut...]))
+                    guard ir >= 0 else { continue }
+                    local.append((Candidate(left: Array(t[..<cut]), right: Array(t[cut...]), score: scoreOf[k], leftChars: c,
                                             rightChars: starts.count - c, seq: 0), il, ir))
                 }
             }

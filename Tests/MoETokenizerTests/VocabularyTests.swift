@@ -88,4 +88,20 @@ struct VocabularyTests {
             try Tokenizer(vocabulary: TokenizerVocabulary(model: .llama, tokens: ["a"], tokenTypes: [1, 1], scores: [0]))
         }
     }
+
+    /// SentencePiece merges derived from scores skip cuts no token could fill, so a hostile 1 MB
+    /// token costs linear time (every cut tried by lookup took quadratic time: about half an hour),
+    /// and the merges found are the same.
+    @Test func longTokenIsLinear() throws {
+        let long = "\u{2581}" + String(repeating: "a", count: 1 << 20)
+        let tokens = ["<unk>", "<s>", "</s>", "a", "aa", "\u{2581}", "\u{2581}a", long]
+        let start = Date()
+        let tok = try Tokenizer(vocabulary: TokenizerVocabulary(
+            model: .llama, tokens: tokens, tokenTypes: [2, 3, 3, 1, 1, 1, 1, 1], scores: [0, 0, 0, -1, -2, -3, -4, -5],
+            bosTokenId: 1, eosTokenId: 2, unknownTokenId: 0))
+        let seconds = Date().timeIntervalSince(start)
+        #expect(seconds < 10, "\(seconds) s to build a vocabulary with a 1 MB token")
+        // "▁aaaa": "a a" (from "aa", score -2) outranks "▁ a" (from "▁a", -4).
+        #expect(tok.encode("aaaa", addSpecialTokens: false) == [5, 4, 4])
+    }
 }
