@@ -49,7 +49,7 @@ let package = Package(
         ], path: "Sources/moekit"),
         .testTarget(name: "MoETensorTests", dependencies: ["MoETensor"], exclude: ["quant_vectors.json", "e4m3_table.json"]),
         .testTarget(name: "MoEFormatsTests", dependencies: ["MoEFormats", "MoETensor"]),
-        .testTarget(name: "MoEModelsTests", dependencies: ["MoEModels", "MoERuntime", "MoEFormats", "MoETensor"]),
+        .testTarget(name: "MoEModelsTests", dependencies: ["MoEModels", "MoERuntime", "MoEFormats", "MoETensor", "MoETokenizer"]),
         .testTarget(name: "MoETokenizerTests", dependencies: ["MoETokenizer", "MoEFormats"], exclude: ["Oracle"]),
         .testTarget(name: "MoETemplatesTests", dependencies: ["MoETemplates"], exclude: ["Templates", "Oracle"]),
         .testTarget(name: "MoEAccountingTests", dependencies: ["MoEAccounting", "MoEModels", "MoEFormats"]),

@@ -126,6 +126,14 @@ public enum GGUFModel {
     struct Metadata {
         let g: GGUFFile
         let arch: String
+        /// Every tensor name, for `hasTensor` (asked once per layer).
+        let tensorNames: Set<String>
+
+        init(g: GGUFFile, arch: String) {
+            self.g = g
+            self.arch = arch
+            tensorNames = Set(g.tensors.map(\.name))
+        }
 
         func fail(_ k: String, _ msg: String) -> ModelError { .config(file: g.path, key: "\(arch).\(k)", message: msg) }
         func value(_ k: String) -> GGUFValue? { g["\(arch).\(k)"] }
@@ -157,7 +165,7 @@ public enum GGUFModel {
             guard let s = v.stringValue else { throw fail(k, "expected a string, found \(v)") }
             return s
         }
-        func hasTensor(_ name: String) -> Bool { g.tensors.contains { $0.name == name } }
+        func hasTensor(_ name: String) -> Bool { tensorNames.contains(name) }
     }
 
     /// The config, and for each of its keys the GGUF key it was read from (so errors raised by the
@@ -185,6 +193,11 @@ public enum GGUFModel {
         let hidden = try m.int("embedding_length")!
         let heads = try m.int("attention.head_count")!
         let blocks = try m.int("block_count")!
+        // Every block has tensors of its own, so a file holds more tensors than blocks; a larger
+        // count is hostile or corrupt, and per-layer work (and config arrays) would scale with it.
+        guard blocks <= g.tensors.count else {
+            throw m.fail("block_count", "is \(blocks), but the file holds only \(g.tensors.count) tensors")
+        }
         // NextN / multi-token-prediction blocks follow the decoder blocks and count in block_count.
         let nextn = try m.int("nextn_predict_layers", required: false, min: 0) ?? 0
         guard nextn < blocks else { throw m.fail("nextn_predict_layers", "is \(nextn), which leaves none of the \(blocks) blocks as decoder layers") }
