@@ -26,8 +26,10 @@ private enum BF16Lanes: LaneLoader {
         let h = p.loadUnaligned(fromByteOffset: i &* 2, as: SIMD8<UInt16>.self)
         return unsafeBitCast(SIMD8<UInt32>(truncatingIfNeeded: h) &<< 16, to: SIMD8<Float>.self)
     }
+    // Spelled out rather than calling bf16ToFloat: debug builds compile this module file by file
+    // and cannot inline a function from another file, which left a call in dotBF16's tail.
     @inline(__always) static func load1(_ p: UnsafeRawPointer, _ i: Int) -> Float {
-        bf16ToFloat(p.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self))
+        Float(bitPattern: UInt32(p.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self)) << 16)
     }
 }
 
@@ -43,7 +45,12 @@ private enum F16Lanes: LaneLoader {
         #endif
     }
     @inline(__always) static func load1(_ p: UnsafeRawPointer, _ i: Int) -> Float {
-        halfToFloat(p.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self))
+        #if !(os(macOS) && arch(x86_64))
+        // vcvtph2ps, inline even in debug builds (halfToFloat, in another file, would be a call there).
+        return Float(Float16(bitPattern: p.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self)))
+        #else
+        return halfToFloat(p.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self))
+        #endif
     }
 }
 
