@@ -33,6 +33,9 @@ let package = Package(
         // would make the real-model tests crawl under `swift test`.
         // The integer-widening quantised dot products, in C: see Sources/MoEKernelsC/include.
         .target(name: "MoEKernelsC", cSettings: kernelCFlags),
+        // `moekit`'s startup CPU check. Deliberately compiled WITHOUT kernelCFlags (for the baseline
+        // of the architecture): it must run on a CPU that lacks AVX2/FMA/F16C, to refuse it cleanly.
+        .target(name: "MoECPUCheck"),
         .target(name: "MoETensor", dependencies: ["MoEKernelsC"], swiftSettings: kernelFlags + [
             .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
             .unsafeFlags(["-O"], .when(configuration: .debug)),
@@ -44,7 +47,7 @@ let package = Package(
         .target(name: "MoETemplates"),
         .target(name: "MoETokenizer", dependencies: ["MoEFormats"]),
         .executableTarget(name: "moekit", dependencies: [
-            "MoERuntime", "MoEModels", "MoEFormats", "MoETensor", "MoEAccounting", "MoETokenizer", "MoETemplates", "MoEKernelsC",
+            "MoECPUCheck", "MoERuntime", "MoEModels", "MoEFormats", "MoETensor", "MoEAccounting", "MoETokenizer", "MoETemplates", "MoEKernelsC",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/moekit"),
         .testTarget(name: "MoETensorTests", dependencies: ["MoETensor"], exclude: ["quant_vectors.json", "e4m3_table.json"]),

@@ -27,10 +27,14 @@ struct RunResult {
     var stderr: String
 }
 
-func runMoekit(_ args: [String]) throws -> RunResult {
+/// Runs `moekit` with `args`; `environment` is added to this process's environment.
+func runMoekit(_ args: [String], environment: [String: String] = [:]) throws -> RunResult {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: moekitPath)
     p.arguments = args
+    if !environment.isEmpty {
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
     p.standardError = err
