@@ -1,7 +1,8 @@
 import MoETensor
 
-/// A GGUF metadata value.
-public indirect enum GGUFValue: Sendable, Equatable {
+/// A GGUF metadata value. Not `indirect`: an array's items are stored inline (24 bytes each), not
+/// one heap box per item.
+public enum GGUFValue: Sendable, Equatable {
     case uint(UInt64)
     case int(Int64)
     case float(Double)
@@ -220,6 +221,12 @@ public final class GGUFFile: @unchecked Sendable {
 struct GGUFCursor {
     let file: MappedFile
     var pos = 0
+    /// Array items read so far, in all metadata arrays.
+    var arrayItems = 0
+    /// At most this many array items in all: each takes 24 bytes in memory however few it takes in
+    /// the file (one byte for a uint8 or bool), so a hostile file could otherwise ask for 24 times its
+    /// size. The largest vocabularies (256K tokens with scores, types and merges) use about 1M.
+    static let maxArrayItems = 1 << 24
 
     init(file: MappedFile) { self.file = file }
 
@@ -288,7 +295,12 @@ struct GGUFCursor {
             case 9: minSize = 12
             default: throw fail("\(field): unknown array item type \(itemType)", at: pos - 4)
             }
+            let at = pos
             let n = try count("\(field) array length", minBytesEach: minSize)
+            guard n <= Self.maxArrayItems - arrayItems else {
+                throw fail("\(field): array length \(n) takes the metadata past \(Self.maxArrayItems) array items", at: at)
+            }
+            arrayItems += n
             var items: [GGUFValue] = []
             items.reserveCapacity(n)
             for _ in 0..<n { items.append(try value(type: itemType, field: field, depth: depth + 1)) }

@@ -118,3 +118,33 @@ func parseGGUF(_ bytes: [UInt8]) -> String? {
         #expect(MappedFile(copying: UnsafeRawBufferPointer(start: nil, count: 0), name: "empty").base == nil)
     }
 }
+
+@Suite struct GGUFArrayLimitTests {
+    /// Array items cost 16-24 bytes in memory however few they take in the file, so the metadata may
+    /// hold at most 2^24 of them: a bool array of 2^24 + 1 items (a 16 MB file) is refused at its count
+    /// before anything is allocated for it.
+    @Test func arrayItemsAreCapped() throws {
+        var b: [UInt8] = []
+        func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { b.append(contentsOf: $0) } }
+        func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { b.append(contentsOf: $0) } }
+        func str(_ s: String) { u64(UInt64(s.utf8.count)); b.append(contentsOf: s.utf8) }
+        b.append(contentsOf: Array("GGUF".utf8))
+        u32(3); u64(0); u64(2)
+        str("general.architecture"); u32(8); str("llama")
+        str("flags"); u32(9); u32(7)
+        let countAt = b.count
+        u64(1 << 24 + 1)
+        b.append(contentsOf: [UInt8](repeating: 1, count: 1 << 24 + 1))
+        let error = b.withUnsafeBytes { bytes in
+            Result { try GGUFFile(mapped: MappedFile(copying: bytes, name: "many.gguf")) }
+        }
+        guard case .failure(let e) = error else { Issue.record("parsed"); return }
+        #expect("\(e)" == "many.gguf: bad header at byte offset \(countAt): flags: array length 16777217 takes the metadata past 16777216 array items")
+        // One item fewer fits.
+        b.removeLast()
+        b.replaceSubrange(countAt..<countAt + 8, with: withUnsafeBytes(of: UInt64(1 << 24).littleEndian) { Array($0) })
+        while b.count % 32 != 0 { b.append(0) }   // the (empty) data section starts aligned
+        let g = try b.withUnsafeBytes { try GGUFFile(mapped: MappedFile(copying: $0, name: "many.gguf")) }
+        #expect(g["flags"]?.arrayValue?.count == 1 << 24)
+    }
+}
