@@ -31,10 +31,6 @@ import Testing
         var needsOverAll = false
         /// How many symbols must match at least.
         var minimum = 1
-        /// Checked only when none of these symbols exist (for a kernel that is being replaced).
-        var unless: [String] = []
-        /// A known defect: failures are recorded as a known issue (with this explanation).
-        var knownIssue: String? = nil
     }
 
     static let checks: [Check] = [
@@ -58,12 +54,9 @@ import Testing
         Check(description: "Swift dotF32", matches: swiftFunction("dotF32"), needs: [["vfmadd"]]),
         Check(description: "Swift dotF16", matches: swiftFunction("dotF16"), needs: [["vfmadd"], ["vcvtph2ps"]]),
         Check(description: "Swift dotBF16", matches: swiftFunction("dotBF16"), needs: [["vfmadd"], ["vpmovzxwd"], ["vpslld"]]),
-        // The FP8 dot: in C (moe_dot_fp8_tokens) where that exists, else the Swift dotE4M3.
+        // The FP8 dot (fp8.c), with its one-token path inlined.
         Check(description: "FP8 e4m3 dot moe_dot_fp8_tokens", matches: { $0 == "moe_dot_fp8_tokens" },
-              needs: [["vfmadd"], ["vcvtph2ps"]], minimum: 0),
-        Check(description: "Swift FP8 e4m3 dot dotE4M3", matches: swiftFunction("dotE4M3"),
-              needs: [["vfmadd"], ["vcvtph2ps"]], unless: ["moe_dot_fp8_tokens"],
-              knownIssue: "fp8Halves' SIMD16<Int16>(truncatingIfNeeded: SIMD16<Int8>) stays a call to the generic stdlib initialiser (twice per 32 weights, debug and release; debug also calls e4m3ToFloat in the tail); the C moe_dot_fp8_tokens replaces this dot"),
+              needs: [["vfmadd"], ["vcvtph2ps"]]),
     ]
 
     /// A top-level Swift function `name` of MoETensor, any signature (`$s9MoETensor<len><name>y...F`).
@@ -76,12 +69,8 @@ import Testing
         #if arch(x86_64)
         let bin = try Binary(path: Self.binary)
         var checked: [String] = []
-        for check in Self.checks where !check.unless.contains(where: { bin.symbols[$0] != nil }) {
-            if let issue = check.knownIssue {
-                withKnownIssue(Comment(rawValue: issue), isIntermittent: true) { try verify(check, in: bin, checked: &checked) }
-            } else {
-                try verify(check, in: bin, checked: &checked)
-            }
+        for check in Self.checks {
+            try verify(check, in: bin, checked: &checked)
         }
         print("KernelDisassemblyTests: checked \(checked.count) kernels: \(checked.joined(separator: ", "))")
         #else
