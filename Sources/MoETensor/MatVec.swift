@@ -323,8 +323,48 @@ private func matmulRows<L: LaneLoader>(_ l: L.Type, _ w: WeightMatrix, _ x: Unsa
     let rows = w.rows, cols = w.cols, rb = w.rowBytes
     for r in range {
         let p = w.base + r &* rb
-        for t in 0..<tokens { y[t &* rows &+ r] = dot(l, p, x + t &* cols, cols) }
+        // Four tokens per pass: each group of eight weights is converted once for all four.
+        var t = 0
+        while t &+ 4 <= tokens {
+            let s = dot4(l, p, x + t &* cols, cols)
+            y[t &* rows &+ r] = s.0
+            y[(t &+ 1) &* rows &+ r] = s.1
+            y[(t &+ 2) &* rows &+ r] = s.2
+            y[(t &+ 3) &* rows &+ r] = s.3
+            t &+= 4
+        }
+        while t < tokens {
+            y[t &* rows &+ r] = dot(l, p, x + t &* cols, cols)
+            t &+= 1
+        }
     }
+}
+
+/// One weight row dotted with four activation rows (`n` apart): the weights are read and widened once.
+@inline(__always)
+private func dot4<L: LaneLoader>(_: L.Type, _ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int)
+    -> (Float, Float, Float, Float) {
+    let xr = UnsafeRawPointer(x)
+    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+    var i = 0
+    while i &+ 8 <= n {
+        let wv = L.load8(w, i)
+        a0.addProduct(wv, xr.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self))
+        a1.addProduct(wv, xr.loadUnaligned(fromByteOffset: (n &+ i) &* 4, as: SIMD8<Float>.self))
+        a2.addProduct(wv, xr.loadUnaligned(fromByteOffset: (2 &* n &+ i) &* 4, as: SIMD8<Float>.self))
+        a3.addProduct(wv, xr.loadUnaligned(fromByteOffset: (3 &* n &+ i) &* 4, as: SIMD8<Float>.self))
+        i &+= 8
+    }
+    var s0 = a0.sum(), s1 = a1.sum(), s2 = a2.sum(), s3 = a3.sum()
+    while i < n {
+        let v = L.load1(w, i)
+        s0 += v * x[i]
+        s1 += v * x[n &+ i]
+        s2 += v * x[2 &* n &+ i]
+        s3 += v * x[3 &* n &+ i]
+        i &+= 1
+    }
+    return (s0, s1, s2, s3)
 }
 
 /// Reference twin of `matmul`: scalar, single-threaded.

@@ -75,3 +75,26 @@ func tinyInventory(_ name: String) throws -> ModelInventory {
         #expect(abs((r.prefillFlopsPerToken - 2 * Double(r.activeParamsCompute)) - r.attentionFlopsPerToken * 101 / 200) < 1e-6)
     }
 }
+
+/// Sizes no model has (a hostile or corrupt config) are refused by key before anything is counted,
+/// instead of overflowing 64-bit arithmetic.
+@Suite struct HostileSizeTests {
+    @Test(arguments: [("hidden_size", 1 << 40), ("num_attention_heads", 1 << 62), ("intermediate_size", Int.max)])
+    func hugeSizeIsRefusedByKey(key: String, value: Int) throws {
+        var members: [(String, JSONValue)] = [
+            ("model_type", .string("llama")), ("hidden_size", .int(64)), ("num_hidden_layers", .int(2)),
+            ("intermediate_size", .int(128)), ("num_attention_heads", .int(4)), ("vocab_size", .int(100)),
+        ]
+        members.removeAll { $0.0 == key }
+        members.append((key, .int(value)))
+        let r = ConfigReader(json: .object(members), file: "config.json")
+        #expect { try Inventories.build(r) } throws: { "\($0)".contains(key) }
+        // Many layers of many experts at the largest allowed width: an estimate past 2^60 is refused too.
+        let wide = ConfigReader(json: .object([
+            ("model_type", .string("qwen3_moe")), ("hidden_size", .int(1 << 24)), ("num_hidden_layers", .int(1 << 20)),
+            ("intermediate_size", .int(1 << 24)), ("moe_intermediate_size", .int(1 << 24)), ("num_attention_heads", .int(8)),
+            ("vocab_size", .int(100)), ("num_experts", .int(1 << 20)), ("num_experts_per_tok", .int(2)),
+        ]), file: "config.json")
+        #expect(throws: (any Error).self) { try Inventories.build(wide) }
+    }
+}
