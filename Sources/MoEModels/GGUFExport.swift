@@ -42,6 +42,11 @@ public struct GGUFLayout {
         let sharedI = type == "qwen2_moe" ? try r.int("shared_expert_intermediate_size", default: 0) : 0
         let dense = Set(moe ? (r.json["mlp_only_layers"]?.arrayValue ?? []).compactMap(\.intValue) : Array(0..<L))
         let tied = try r.bool("tie_word_embeddings", default: false)
+        for (k, v) in [("hidden_size", H), ("num_hidden_layers", L), ("num_attention_heads", heads), ("num_key_value_heads", kv),
+                       ("head_dim", hd), ("vocab_size", V), ("intermediate_size", I), ("num_experts", experts),
+                       ("moe_intermediate_size", expertI), ("shared_expert_intermediate_size", sharedI)] where v > 1 << 24 {
+            throw r.fail(k, "\(v) is larger than any model size MoEKit writes (at most 2^24)")
+        }
         self.heads = heads
         kvHeads = kv
         headDim = hd

@@ -17,7 +17,7 @@ public final class KernelCounters: @unchecked Sendable {
     public func matmul(_ w: WeightMatrix, tokens: Int) {
         params += w.rows * w.cols
         weightMACs += w.rows * w.cols * tokens
-        weightBytes[w.dtype, default: 0] += w.byteCount
+        weightBytes[w.dtype, default: 0] += w.bytesRead
         if w.scales != nil { weightBytes[.f32, default: 0] += w.scaleByteCount }
     }
 

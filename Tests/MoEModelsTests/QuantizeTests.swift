@@ -161,3 +161,16 @@ import MoETensor
         }
     }
 }
+
+extension QuantizeTests {
+    /// A config with an absurd size is refused by key before anything is allocated.
+    @Test func synthesizeRefusesHugeSizes() throws {
+        let json = """
+        {"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 1, "intermediate_size": 128,
+         "num_attention_heads": 4, "vocab_size": 1099511627776}
+        """
+        let cfg = try ConfigReader(json: JSONParser.parse(Array(json.utf8)), file: "config.json")
+        #expect { _ = try Quantizer.synthesize(config: cfg, to: Self.tmp("huge.gguf"), plan: QuantizePlan(target: .q8_0), seed: 1, pool: Fixtures.pool) }
+            throws: { "\($0)".contains("vocab_size") }
+    }
+}
