@@ -18,15 +18,18 @@ public enum TokenizerError: Error, CustomStringConvertible, Sendable, Equatable 
     /// The file could not be read.
     case io(path: String, message: String)
 
+    /// Where a key lives: GGUF metadata (`tokenizer.ggml.*`) or tokenizer.json.
+    static func source(_ key: String) -> String { key.hasPrefix("tokenizer.ggml.") ? "GGUF metadata" : "tokenizer.json" }
+
     public var description: String {
         switch self {
         case .invalidJSON(let file, let message): return "\(file): \(message)"
-        case .missingKey(let key): return "tokenizer.json: missing key '\(key)'"
-        case .invalidValue(let key, let message): return "tokenizer.json: key '\(key)': \(message)"
-        case .unsupportedType(let key, let type): return "tokenizer.json: key '\(key)': unsupported type \"\(type)\""
-        case .badMerge(let key, let message): return "tokenizer.json: key '\(key)': \(message)"
+        case .missingKey(let key): return "\(Self.source(key)): missing key '\(key)'"
+        case .invalidValue(let key, let message): return "\(Self.source(key)): key '\(key)': \(message)"
+        case .unsupportedType(let key, let type): return "\(Self.source(key)): key '\(key)': unsupported type \"\(type)\""
+        case .badMerge(let key, let message): return "\(Self.source(key)): key '\(key)': \(message)"
         case .badPattern(let key, let pattern, let message):
-            return "tokenizer.json: key '\(key)': cannot compile regex \"\(pattern)\": \(message)"
+            return "\(Self.source(key)): key '\(key)': cannot compile regex \"\(pattern)\": \(message)"
         case .io(let path, let message): return "\(path): \(message)"
         }
     }

@@ -137,6 +137,8 @@ struct ErrorTests {
         let e = Self.error(#"{"version": "1.0", "added_tokens": []}"#)
         #expect(e == .missingKey("model"))
         #expect(e?.description == "tokenizer.json: missing key 'model'")
+        // A GGUF file's tokenizer keys are named as GGUF metadata, not as tokenizer.json.
+        #expect(TokenizerError.missingKey("tokenizer.ggml.merges").description == "GGUF metadata: missing key 'tokenizer.ggml.merges'")
     }
 
     @Test func badMerges() {
