@@ -13,12 +13,27 @@ struct Logits: ParsableCommand {
     @Flag(help: "Print {\"logits\": [[...], ...]}, one vocabulary-sized row per position.")
     var json = false
 
+    @Option(help: "With --json: print {\"top\": [[[id, logit], ...], ...]}, the K largest logits per position (highest first, ties by lower id) instead of whole rows.")
+    var top: Int?
+
     func run() throws {
         let ids = try parseTokens(tokens)
         let model = try loadModel(directory: options.model, pool: try makePool(options.threads), activations: options.activations)
         let state = model.makeState(capacity: ids.count)
         let logits = try model.forward(ids, state: state, logits: .all)
         let V = model.config.vocabSize
+        if let k = top {
+            guard k >= 1, k <= V else { throw CLIError("--top must be between 1 and the vocabulary size \(V)") }
+            var out = "{\"top\": ["
+            for p in 0..<ids.count {
+                let row = logits[(p * V)..<((p + 1) * V)]
+                let best = row.indices.sorted { row[$0] > row[$1] || (row[$0] == row[$1] && $0 < $1) }.prefix(k)
+                if p > 0 { out += ", " }
+                out += "[" + best.map { "[\($0 - p * V), \(jsonNumber(row[$0]))]" }.joined(separator: ", ") + "]"
+            }
+            writeStdout(out + "]}\n")
+            return
+        }
         if json {
             var out = "{\"logits\": ["
             for p in 0..<ids.count {

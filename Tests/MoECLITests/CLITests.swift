@@ -71,6 +71,26 @@ func oracle(_ name: String) throws -> JSONValue {
         }
     }
 
+    /// `--top K --json`: the K largest logits per position, matching transformers' top tokens.
+    @Test func logitsTopK() throws {
+        let o = try oracle("qwen2_moe")
+        let ids = o["input_ids"]!.arrayValue!.map { String($0.intValue!) }.joined(separator: ",")
+        let r = try runMoekit(["logits", fixtures + "/qwen2_moe", "--tokens", ids, "--json", "--top", "3"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = try JSONParser.parse(r.stdout)["top"]!.arrayValue!
+        let ref = o["logits"]!.arrayValue!
+        #expect(rows.count == ref.count)
+        for (row, refRow) in zip(rows, ref) {
+            let b = refRow.arrayValue!.map { $0.doubleValue! }
+            let pairs = row.arrayValue!.map { ($0.arrayValue![0].intValue!, $0.arrayValue![1].doubleValue!) }
+            #expect(pairs.count == 3)
+            #expect(pairs[0].0 == b.indices.max { b[$0] < b[$1] }!)
+            for (id, v) in pairs { #expect(abs(v - b[id]) <= 1e-4 * b.map(abs).max()!) }
+            #expect(pairs[0].1 >= pairs[1].1 && pairs[1].1 >= pairs[2].1)
+        }
+        #expect(try runMoekit(["logits", fixtures + "/qwen2_moe", "--tokens", "1", "--json", "--top", "0"]).status == 1)
+    }
+
     @Test func generateJSONWithExpertTrace() throws {
         let o = try oracle("mixtral")
         let ids = o["input_ids"]!.arrayValue!.map { String($0.intValue!) }.joined(separator: ",")
