@@ -22,8 +22,10 @@ public final class ThreadPool: @unchecked Sendable {
     /// Held for the whole of a job: callers on different threads take turns.
     private let runLock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private var threads: [pthread_t] = []
-    /// Spin iterations before a worker blocks (~tens of microseconds).
-    private let spinLimit = 20_000
+    /// Spin iterations before a worker blocks (a few hundred microseconds: long enough to stay awake
+    /// across the single-threaded stretches between a token's parallel regions; 20,000 put workers
+    /// to sleep mid-token and cost ~10% of 2-thread decode in futex wake-ups).
+    private let spinLimit = 200_000
 
     /// The number of online processors.
     public static var processorCount: Int {
