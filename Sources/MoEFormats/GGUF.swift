@@ -54,24 +54,9 @@ public enum GGMLType {
         10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176), 14: (256, 210), 15: (256, 292),
         24: (1, 1), 25: (1, 2), 26: (1, 4), 27: (1, 8), 28: (1, 8), 30: (1, 2), 39: (32, 17),
     ]
+    /// The DType of a GGUF type code MoEKit computes with (DType.ggmlCode backwards).
     public static func dtype(_ code: UInt32) -> DType? {
-        switch code {
-        case 0: return .f32
-        case 1: return .f16
-        case 30: return .bf16
-        case 8: return .q8_0
-        case 2: return .q4_0
-        case 3: return .q4_1
-        case 6: return .q5_0
-        case 7: return .q5_1
-        case 10: return .q2_K
-        case 11: return .q3_K
-        case 12: return .q4_K
-        case 13: return .q5_K
-        case 14: return .q6_K
-        case 39: return .mxfp4
-        default: return nil
-        }
+        DType.allCases.first { $0.ggmlCode >= 0 && UInt32($0.ggmlCode) == code }
     }
 }
 

@@ -175,7 +175,7 @@ extension Quantizer {
         for (i, t) in layout.tensors.enumerated() {
             let dtype = plan.type(for: t.name, dims: t.dims, current: nil) ?? .f32
             let cols = t.dims[0], norm = t.norm, freqs = t.name == "rope_freqs.weight" ? layout.ropeFreqs : nil
-            jobs.append(Job(name: t.name, dims: t.dims, type: QuantizePlan.ggmlCode(dtype)!, dtype: dtype, copy: nil, row: { r, out in
+            jobs.append(Job(name: t.name, dims: t.dims, type: try QuantizePlan.code(dtype, tensor: t.name), dtype: dtype, copy: nil, row: { r, out in
                 if let freqs {
                     for c in 0..<cols { out[c] = freqs[c] }
                     return
@@ -251,7 +251,7 @@ extension Quantizer {
             let hd = layout.headDim, isBias = t.dims.count == 1
             let perm = permute && heads > 0
             let src = sources
-            jobs.append(Job(name: t.name, dims: t.dims, type: QuantizePlan.ggmlCode(dtype)!, dtype: dtype, copy: nil, row: { r, out in
+            jobs.append(Job(name: t.name, dims: t.dims, type: try QuantizePlan.code(dtype, tensor: t.name), dtype: dtype, copy: nil, row: { r, out in
                 if isBias {
                     let e = src[0]
                     let tmp = UnsafeMutablePointer<Float>.allocate(capacity: cols)

@@ -48,13 +48,10 @@ public struct QuantizePlan: Sendable {
         }
     }
 
-    public static func ggmlCode(_ t: DType) -> UInt32? {
-        switch t {
-        case .f32: return 0
-        case .f16: return 1
-        case .bf16: return 30
-        default: return t.ggmlCode >= 0 ? UInt32(t.ggmlCode) : nil
-        }
+    /// The GGUF type code a tensor of `t` is written with, or an error naming the tensor.
+    static func code(_ t: DType, tensor: String) throws -> UInt32 {
+        guard writable.contains(t) else { throw ModelError.badTensor(tensor, "cannot be written as \(t.rawValue)") }
+        return UInt32(t.ggmlCode)
     }
 
     /// The type for tensor `name` of GGML dims `dims` now held as `current` (nil: keep it).
@@ -128,7 +125,7 @@ public enum Quantizer {
             let cols = t.dims[0]
             guard let srcRow = src.bytes(elements: cols) else { throw ModelError.badTensor(t.name, "rows are not whole blocks") }
             let base = bytes.baseAddress!
-            jobs.append(Job(name: t.name, dims: t.dims, type: QuantizePlan.ggmlCode(target)!, dtype: target, copy: nil,
+            jobs.append(Job(name: t.name, dims: t.dims, type: try QuantizePlan.code(target, tensor: t.name), dtype: target, copy: nil,
                             row: { r, out in convertToFloat(base + r * srcRow, dtype: src, count: cols, into: out) }))
             report.tensors.append((t.name, t.typeName, target.rawValue))
         }

@@ -49,9 +49,12 @@ public enum DType: String, Sendable, CaseIterable {
         }
     }
 
-    /// The GGML type code (as in GGUF) of a block-quantised type, -1 otherwise.
+    /// The GGML type code (as in GGUF) of the types a GGUF tensor can hold, -1 for the others: the one
+    /// mapping between DType and GGUF codes (`GGMLType.dtype` reads it backwards).
     public var ggmlCode: Int32 {
         switch self {
+        case .f32: return 0
+        case .f16: return 1
         case .q4_0: return 2
         case .q4_1: return 3
         case .q5_0: return 6
@@ -62,6 +65,7 @@ public enum DType: String, Sendable, CaseIterable {
         case .q4_K: return 12
         case .q5_K: return 13
         case .q6_K: return 14
+        case .bf16: return 30
         case .mxfp4: return 39
         default: return -1
         }
