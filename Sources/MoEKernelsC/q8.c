@@ -118,6 +118,12 @@ void moe_quantize_q8_act(const float *x, long n, void *actv, int kind) {
     }
 }
 
+void moe_quantize_q8_rows(const float *x, long n, long rows, void *act, int type) {
+    long stride = moe_q8_act_bytes(n);
+    int kind = moe_q8_act_kind(type);
+    for (long t = 0; t < rows; t++) moe_quantize_q8_act(x + t * n, n, (uint8_t *)act + t * stride, kind);
+}
+
 int moe_q8_act_kind(int type) {
     switch (type) {
     case 3: case 7: return MOE_ACT_Q8_1;

@@ -188,26 +188,16 @@ static void dot_tokens(int kind, const uint8_t *w, const float *x, long xstride,
 }
 #endif
 
-void moe_dot_q4_0_f32_tokens(const void *w, const float *x, long xstride, float *out, long outstride, long tokens, long blocks) {
+// The three several-token entry points: the AVX2 kernel above, or one dot per token.
 #if MOE_AVX2
-    dot_tokens(0, (const uint8_t *)w, x, xstride, out, outstride, tokens, blocks);
+#define TOKENS(T, KIND) \
+    void moe_dot_##T##_f32_tokens(const void *w, const float *x, long xstride, float *out, long outstride, long tokens, long blocks) { \
+        dot_tokens(KIND, (const uint8_t *)w, x, xstride, out, outstride, tokens, blocks); }
 #else
-    for (long t = 0; t < tokens; t++) out[t * outstride] = moe_dot_q4_0_f32(w, x + t * xstride, blocks);
+#define TOKENS(T, KIND) \
+    void moe_dot_##T##_f32_tokens(const void *w, const float *x, long xstride, float *out, long outstride, long tokens, long blocks) { \
+        for (long t = 0; t < tokens; t++) out[t * outstride] = moe_dot_##T##_f32(w, x + t * xstride, blocks); }
 #endif
-}
-
-void moe_dot_q4_1_f32_tokens(const void *w, const float *x, long xstride, float *out, long outstride, long tokens, long blocks) {
-#if MOE_AVX2
-    dot_tokens(1, (const uint8_t *)w, x, xstride, out, outstride, tokens, blocks);
-#else
-    for (long t = 0; t < tokens; t++) out[t * outstride] = moe_dot_q4_1_f32(w, x + t * xstride, blocks);
-#endif
-}
-
-void moe_dot_q8_0_f32_tokens(const void *w, const float *x, long xstride, float *out, long outstride, long tokens, long blocks) {
-#if MOE_AVX2
-    dot_tokens(2, (const uint8_t *)w, x, xstride, out, outstride, tokens, blocks);
-#else
-    for (long t = 0; t < tokens; t++) out[t * outstride] = moe_dot_q8_0_f32(w, x + t * xstride, blocks);
-#endif
-}
+TOKENS(q4_0, 0)
+TOKENS(q4_1, 1)
+TOKENS(q8_0, 2)

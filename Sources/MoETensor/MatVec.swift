@@ -250,10 +250,10 @@ public func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMuta
 private func matmulQ8(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                       tokens: Int, pool: ThreadPool) {
     let rows = w.rows, cols = w.cols, code = w.dtype.ggmlCode
-    let stride = Int(moe_q8_act_bytes(cols)), kind = moe_q8_act_kind(code)
+    let stride = Int(moe_q8_act_bytes(cols))
     withUnsafeTemporaryAllocation(byteCount: max(stride &* tokens, 1), alignment: 64) { buf in
         let act = UnsafeMutableRawPointer(buf.baseAddress!)
-        for t in 0..<tokens { moe_quantize_q8_act(x + t &* cols, cols, act + t &* stride, kind) }
+        moe_quantize_q8_rows(x, cols, tokens, act, code)
         let a = UnsafeRawPointer(act)
         let body = { (range: Range<Int>) in q8Rows(w, a, stride, y, tokens: tokens, range: range) }
         if rows &* cols &* tokens < 16_384 || pool.threadCount == 1 {

@@ -91,8 +91,7 @@ public final class MatmulBatch: @unchecked Sendable {
         var last = -1
         for j in jobs where j.act > last {
             last = j.act
-            let stride = Int(moe_q8_act_bytes(j.w.cols)), kind = moe_q8_act_kind(j.w.dtype.ggmlCode)
-            for t in 0..<j.tokens { moe_quantize_q8_act(j.x + t * j.w.cols, j.w.cols, act + j.act + t * stride, kind) }
+            moe_quantize_q8_rows(j.x, j.w.cols, j.tokens, act + j.act, j.w.dtype.ggmlCode)
         }
     }
 

@@ -29,6 +29,8 @@ enum { MOE_ACT_Q8_0 = 0, MOE_ACT_Q8_1 = 1, MOE_ACT_Q8_K = 2 };
 /// The activation kind llama.cpp pairs with GGML type `type`.
 int moe_q8_act_kind(int type);
 void moe_quantize_q8_act(const float *x, long n, void *act, int kind);
+/// `rows` activation rows of n floats quantised for weights of GGML type `type`, moe_q8_act_bytes(n) apart.
+void moe_quantize_q8_rows(const float *x, long n, long rows, void *act, int type);
 /// 1 when the integer kernels were compiled (AVX2/FMA/F16C); otherwise callers dequantise.
 int moe_q8_supported(void);
 /// out[t * ostride] = Σ w·x for `tokens` quantised activation rows (`astride` bytes apart) and one weight
