@@ -55,6 +55,6 @@ int moe_dot_q8_x8_tokens_with(int use_vnni, int type, const void *w, long n, con
 /// out[t * ostride] (fp8.c). Each group of sixteen weights is decoded once per four tokens.
 void moe_dot_fp8_tokens(const uint8_t *w, long cols, const float *scales, long blockCols, const float *x, long xstride,
                         float *out, long ostride, long tokens);
-/// Keeps freed memory of up to 256 MB blocks in the heap (glibc), so per-token buffers are reused.
+/// Keeps freed blocks of up to 8 MB in the heap (glibc), so per-token buffers (a logits row) are reused.
 void moe_tune_malloc(void);
 #endif
