@@ -241,6 +241,7 @@ extension Quantizer {
                 guard e.shape.reduce(1, *) == cols * rowsEach, e.shape.last == cols || (e.shape.count == 1 && cols == e.shape[0]) else {
                     throw ModelError.shape(tensor: e.name, expected: rowsEach > 1 ? [rowsEach, cols] : [cols], actual: e.shape)
                 }
+                guard e.data != nil else { throw ModelError.badTensor(e.name, "has no data") }
                 guard e.dtype.isComputable && !e.dtype.isBlockQuantized && e.dtype != .f8e4m3 else {
                     throw ModelError.badTensor(e.name, "is \(e.dtype.rawValue), which cannot be converted yet")
                 }

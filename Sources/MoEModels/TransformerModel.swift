@@ -476,7 +476,7 @@ final class Scratch {
             x = alloc(T * H); h = alloc(T * H); tmp = alloc(T * H)
             q = alloc(T * qw); att = alloc(T * qw)
             // MoE layers keep every routed row (T·topK) plus the shared expert's T rows at once.
-            let routed = experts > 1 ? T * (topK + 1) : T
+            let routed = T * (topK + 1)
             gate = alloc(routed * inter); up = alloc(routed * inter)
             routerLogits = alloc(T * max(experts, 1)); routeWeights = alloc(T * topK)
             gathered = alloc(T * topK * H); expertOut = alloc(T * topK * H); groupWeights = alloc(T * topK)
