@@ -1,7 +1,6 @@
-// Block-scaled FP8 (e4m3) rows times f32 activations, in place. An e4m3 byte s.eeee.mmm moved into an
-// IEEE half as s.0eeee.mmm0000000 is exactly its value times 2^-8, subnormals included, and F16C turns
-// eight halves into floats in one instruction; the 2^8 is folded into the block scales. Each column
-// block's products are summed in a vector and scaled once, and one horizontal sum ends the row.
+// Block-scaled FP8 (e4m3) rows times f32 activations (`--activations f32`), in place. The bytes are
+// widened through IEEE halves (kernels/fp8_common.h), the 2^8 folded into the block scales. Each
+// column block's products are summed in a vector and scaled once, and one horizontal sum ends the row.
 #include "MoEKernelsC.h"
 #include <string.h>
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
@@ -9,30 +8,7 @@
 #define MOE_AVX2 1
 #endif
 
-static float fp8_value(uint8_t b) {
-    int e = (b >> 3) & 0xF, m = b & 7;
-    float v = e == 0 ? (float)m / 512.0f : (1.0f + (float)m / 8.0f) * (float)(1 << e) / 128.0f;
-    if (e == 15 && m == 7) v = __builtin_nanf("");
-    return (b & 0x80) ? -v : v;
-}
-
-#if MOE_AVX2
-static inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-// 16 e4m3 bytes -> two vectors of 8 floats (value · 2^-8).
-static inline void fp8x16(const uint8_t *p, __m256 *lo, __m256 *hi) {
-    __m256i s = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)p));
-    // Sign-extension set bit 14 for negative bytes; the mask clears it.
-    __m256i h = _mm256_and_si256(_mm256_slli_epi16(s, 7), _mm256_set1_epi16((short)0xBFFF));
-    *lo = _mm256_cvtph_ps(_mm256_castsi256_si128(h));
-    *hi = _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1));
-}
-#endif
+#include "kernels/fp8_common.h"
 
 #if MOE_AVX2
 // One token: four accumulators in registers, 32 weights per step.
@@ -61,10 +37,10 @@ static float dot_fp8_one(const uint8_t *w, long cols, const float *scales, long 
         }
         tot = _mm256_fmadd_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)), _mm256_set1_ps(scales[j] * 256.0f), tot);
         float r = 0;
-        for (; i < n; i++) r += fp8_value(w[c + i]) * x[c + i];
+        for (; i < n; i++) r += e4m3_value(w[c + i]) * x[c + i];
         tail += r * scales[j];
     }
-    return hsum(tot) + tail;
+    return hsum256(tot) + tail;
 }
 #endif
 
@@ -96,16 +72,16 @@ void moe_dot_fp8_tokens(const uint8_t *w, long cols, const float *scales, long b
             for (long t = 0; t < nt; t++) {
                 tot[t] = _mm256_fmadd_ps(acc[t], sv, tot[t]);
                 float r = 0;
-                for (long k = i; k < n; k++) r += fp8_value(w[c + k]) * x[(t0 + t) * xstride + c + k];
+                for (long k = i; k < n; k++) r += e4m3_value(w[c + k]) * x[(t0 + t) * xstride + c + k];
                 tail[t] += r * scales[j];
             }
         }
-        for (long t = 0; t < nt; t++) out[(t0 + t) * ostride] = hsum(tot[t]) + tail[t];
+        for (long t = 0; t < nt; t++) out[(t0 + t) * ostride] = hsum256(tot[t]) + tail[t];
     }
 #else
     for (long t = 0; t < tokens; t++) {
         float s = 0;
-        for (long c = 0; c < cols; c++) s += fp8_value(w[c]) * scales[c / blockCols] * x[t * xstride + c];
+        for (long c = 0; c < cols; c++) s += e4m3_value(w[c]) * scales[c / blockCols] * x[t * xstride + c];
         out[t * ostride] = s;
     }
 #endif

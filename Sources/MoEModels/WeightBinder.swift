@@ -44,8 +44,10 @@ public struct WeightBinder {
         guard s.shape == grid else { throw ModelError.shape(tensor: scaleName, expected: grid, actual: s.shape) }
         guard s.dtype == .f32 else { throw ModelError.badTensor(scaleName, "scales must be F32, found \(s.dtype.rawValue)") }
         tensors.markUsed(scaleName)
-        return WeightMatrix(fp8: base, rows: rows, cols: cols, scales: s.data ?? UnsafeRawPointer(bitPattern: 64)!,
-                            blockRows: block.rows, blockCols: block.cols, owner: BothOwners(e.file, s.file))
+        var m = WeightMatrix(fp8: base, rows: rows, cols: cols, scales: s.data ?? UnsafeRawPointer(bitPattern: 64)!,
+                             blockRows: block.rows, blockCols: block.cols, owner: BothOwners(e.file, s.file))
+        m.activations = tensors.activations
+        return m
     }
 
     /// The `count` matrices `[rows, cols]` of a stacked `[count, rows, cols]` tensor (views, no copy).

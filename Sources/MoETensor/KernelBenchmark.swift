@@ -20,63 +20,100 @@ public struct KernelBenchmarkResult: Sendable {
     public var gigaweightsPerSecond: Double { Double(rows * cols) / medianSeconds / 1e9 }
 }
 
-/// Times `matmul` with one token for `dtype` weights of `rows × cols` (random values; FP8 with
-/// 128×128 block scales) over `repetitions` runs after a warm-up.
-public func benchmarkMatVec(dtype: DType, rows: Int, cols: Int, repetitions: Int, pool: ThreadPool) -> KernelBenchmarkResult {
-    let n = rows * cols
-    let weights = OwnedBuffer(byteCount: dtype.bytes(elements: n)!)
-    var state: UInt32 = 12345
-    func next() -> UInt32 { state = state &* 1_664_525 &+ 1_013_904_223; return state }
-    switch dtype {
-    case .f32:
-        let p = weights.pointer.assumingMemoryBound(to: Float.self)
-        for i in 0..<n { p[i] = Float(Int32(bitPattern: next()) >> 16) / 32768 }
-    case .bf16, .f16:
-        let p = weights.pointer.assumingMemoryBound(to: UInt16.self)
-        for i in 0..<n {
-            let v = Float(Int32(bitPattern: next()) >> 16) / 32768
-            p[i] = dtype == .bf16 ? floatToBF16(v) : floatToHalf(v)
-        }
-    case _ where dtype.isBlockQuantized:
-        let p = weights.pointer.assumingMemoryBound(to: UInt8.self)
-        let bytes = dtype.bytes(elements: n)!
-        for i in 0..<bytes { p[i] = UInt8(truncatingIfNeeded: next() >> 24) }
-        // Valid scales (and mins) in every block.
-        for b in 0..<(n / dtype.blockSize) {
-            let o = b * dtype.blockBytes
-            for (field, value) in blockScaleFields(dtype) {
-                weights.pointer.storeBytes(of: floatToHalf(value), toByteOffset: o + field, as: UInt16.self)
+/// A `rows × cols` matrix of `dtype` with random values (FP8 with 128×128 block scales) and an
+/// activation vector, ready to time `matmul` with one token.
+public final class MatVecBench: @unchecked Sendable {
+    public let w: WeightMatrix
+    /// Bytes of weights (and FP8 scales) one product reads.
+    public let bytes: Int
+    private let owners: [AnyObject]
+    private let x: UnsafeMutablePointer<Float>
+    private let y: UnsafeMutablePointer<Float>
+
+    public init(dtype: DType, rows: Int, cols: Int, activations: ActivationFormat = .q8) {
+        let n = rows * cols
+        let weights = OwnedBuffer(byteCount: dtype.bytes(elements: n)!)
+        var state: UInt32 = 12345
+        func next() -> UInt32 { state = state &* 1_664_525 &+ 1_013_904_223; return state }
+        switch dtype {
+        case .f32:
+            let p = weights.pointer.assumingMemoryBound(to: Float.self)
+            for i in 0..<n { p[i] = Float(Int32(bitPattern: next()) >> 16) / 32768 }
+        case .bf16, .f16:
+            let p = weights.pointer.assumingMemoryBound(to: UInt16.self)
+            for i in 0..<n {
+                let v = Float(Int32(bitPattern: next()) >> 16) / 32768
+                p[i] = dtype == .bf16 ? floatToBF16(v) : floatToHalf(v)
             }
-            if dtype == .mxfp4 { p[o] = 120 }
+        case _ where dtype.isBlockQuantized:
+            let p = weights.pointer.assumingMemoryBound(to: UInt8.self)
+            let bytes = dtype.bytes(elements: n)!
+            for i in 0..<bytes { p[i] = UInt8(truncatingIfNeeded: next() >> 24) }
+            // Valid scales (and mins) in every block.
+            for b in 0..<(n / dtype.blockSize) {
+                let o = b * dtype.blockBytes
+                for (field, value) in blockScaleFields(dtype) {
+                    weights.pointer.storeBytes(of: floatToHalf(value), toByteOffset: o + field, as: UInt16.self)
+                }
+                if dtype == .mxfp4 { p[o] = 120 }
+            }
+        default:
+            let p = weights.pointer.assumingMemoryBound(to: UInt8.self)
+            for i in 0..<n { p[i] = UInt8(truncatingIfNeeded: next() >> 24) & 0x7E }   // no NaN codes
         }
-    default:
-        let p = weights.pointer.assumingMemoryBound(to: UInt8.self)
-        for i in 0..<n { p[i] = UInt8(truncatingIfNeeded: next() >> 24) & 0x7E }   // no NaN codes
+        let block = 128
+        let grid = ((rows + block - 1) / block) * ((cols + block - 1) / block)
+        let scales = OwnedBuffer(byteCount: grid * 4)
+        for i in 0..<grid { scales.pointer.storeBytes(of: Float(0.01), toByteOffset: i * 4, as: Float.self) }
+        var m = dtype == .f8e4m3
+            ? WeightMatrix(fp8: weights.pointer, rows: rows, cols: cols, scales: scales.pointer, blockRows: block, blockCols: block, owner: weights)
+            : WeightMatrix(base: weights.pointer, dtype: dtype, rows: rows, cols: cols, owner: weights)
+        m.activations = activations
+        w = m.packedForKernels()
+        bytes = w.bytesRead + w.scaleByteCount
+        owners = [weights, scales]
+        x = .allocate(capacity: cols)
+        y = .allocate(capacity: rows)
+        for i in 0..<cols { x[i] = Float(i % 7) * 0.1 }
     }
-    let block = 128
-    let grid = ((rows + block - 1) / block) * ((cols + block - 1) / block)
-    let scales = OwnedBuffer(byteCount: grid * 4)
-    for i in 0..<grid { scales.pointer.storeBytes(of: Float(0.01), toByteOffset: i * 4, as: Float.self) }
-    let w = dtype == .f8e4m3
-        ? WeightMatrix(fp8: weights.pointer, rows: rows, cols: cols, scales: scales.pointer, blockRows: block, blockCols: block, owner: weights)
-        : WeightMatrix(base: weights.pointer, dtype: dtype, rows: rows, cols: cols, owner: weights).packedForKernels()
-    let x = UnsafeMutablePointer<Float>.allocate(capacity: cols)
-    let y = UnsafeMutablePointer<Float>.allocate(capacity: rows)
-    defer { x.deallocate(); y.deallocate() }
-    for i in 0..<cols { x[i] = Float(i % 7) * 0.1 }
-    matmul(w, x, y, tokens: 1, pool: pool)   // warm-up
-    var times: [Double] = []
-    for _ in 0..<max(1, repetitions) {
+
+    deinit { x.deallocate(); y.deallocate() }
+
+    /// Seconds for one product.
+    public func time(pool: ThreadPool) -> Double {
         var t0 = timespec(), t1 = timespec()
         clock_gettime(CLOCK_MONOTONIC, &t0)
         matmul(w, x, y, tokens: 1, pool: pool)
         clock_gettime(CLOCK_MONOTONIC, &t1)
-        times.append(Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) * 1e-9)
+        return Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) * 1e-9
     }
-    times.sort()
+}
+
+/// Times `matmul` with one token for `dtype` weights of `rows × cols` (random values; FP8 with
+/// 128×128 block scales) over `repetitions` runs after a warm-up, activations prepared as `activations`.
+public func benchmarkMatVec(dtype: DType, rows: Int, cols: Int, repetitions: Int, pool: ThreadPool,
+                            activations: ActivationFormat = .q8) -> KernelBenchmarkResult {
+    let bench = MatVecBench(dtype: dtype, rows: rows, cols: cols, activations: activations)
+    _ = bench.time(pool: pool)   // warm-up
+    let times = (0..<max(1, repetitions)).map { _ in bench.time(pool: pool) }.sorted()
     return KernelBenchmarkResult(dtype: dtype, threads: pool.threadCount, rows: rows, cols: cols,
                                  medianSeconds: times[times.count / 2], minSeconds: times.first!, maxSeconds: times.last!,
-                                 bytes: w.byteCount + w.scaleByteCount)
+                                 bytes: bench.bytes)
+}
+
+/// Bytes per second of two matrices timed alternately (one product of each per round, after a
+/// warm-up), so that the machine's noise falls on both alike: the medians of `rounds` rounds.
+public func compareMatVec(_ a: MatVecBench, _ b: MatVecBench, rounds: Int, pool: ThreadPool) -> (Double, Double) {
+    _ = a.time(pool: pool)
+    _ = b.time(pool: pool)
+    var ta: [Double] = [], tb: [Double] = []
+    for _ in 0..<max(1, rounds) {
+        ta.append(a.time(pool: pool))
+        tb.append(b.time(pool: pool))
+    }
+    ta.sort()
+    tb.sort()
+    return (Double(a.bytes) / ta[ta.count / 2], Double(b.bytes) / tb[tb.count / 2])
 }
 
 /// Byte offsets of the f16 scale fields in a block of `dtype`, with a harmless value for each.

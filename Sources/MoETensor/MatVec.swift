@@ -230,37 +230,78 @@ public func dotReference(_ w: UnsafeRawPointer, dtype: DType, _ x: UnsafePointer
 public func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                    tokens: Int, pool: ThreadPool, counters: KernelCounters? = nil) {
     counters?.matmul(w, tokens: tokens)
-    if w.dtype.isBlockQuantized && w.activations.isInt8 && moe_q8_supported() != 0 {
-        matmulQ8(w, x, y, tokens: tokens, pool: pool)
-        return
-    }
     let rows = w.rows
     // Small problems are not worth waking the pool for.
-    if rows &* w.cols &* tokens < 16_384 || pool.threadCount == 1 {
-        matmulRows(w, x, y, tokens: tokens, range: 0..<rows)
+    let serial = rows &* w.cols &* tokens < 16_384 || pool.threadCount == 1
+    let prep = ActivationPrep(w)
+    guard prep != .none else {
+        if serial { matmulRows(w, x, y, tokens: tokens, range: 0..<rows); return }
+        pool.parallelFor(rows) { range in matmulRows(w, x, y, tokens: tokens, range: range) }
         return
     }
-    pool.parallelFor(rows) { range in
-        matmulRows(w, x, y, tokens: tokens, range: range)
+    let stride = prep.rowBytes(w.cols)
+    withUnsafeTemporaryAllocation(byteCount: max(stride &* tokens, 1), alignment: 64) { buf in
+        let act = UnsafeMutableRawPointer(buf.baseAddress!)
+        prep.prepare(x, cols: w.cols, tokens: tokens, into: act, for: w)
+        let a = UnsafeRawPointer(act)
+        if serial { preparedRows(w, prep, a, stride, y, tokens: tokens, range: 0..<rows); return }
+        pool.parallelFor(rows) { range in preparedRows(w, prep, a, stride, y, tokens: tokens, range: range) }
     }
 }
 
-/// `matmul` for block-quantised weights with int8 activations: each token's activations are
-/// quantised once, then every row is an integer dot product (several tokens per unpacked block).
-private func matmulQ8(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
-                      tokens: Int, pool: ThreadPool) {
-    let rows = w.rows, cols = w.cols, code = w.dtype.ggmlCode
-    let stride = Int(moe_q8_act_bytes(cols))
-    withUnsafeTemporaryAllocation(byteCount: max(stride &* tokens, 1), alignment: 64) { buf in
-        let act = UnsafeMutableRawPointer(buf.baseAddress!)
-        moe_quantize_q8_rows(x, cols, tokens, act, code)
-        let a = UnsafeRawPointer(act)
-        let body = { (range: Range<Int>) in q8Rows(w, a, stride, y, tokens: tokens, range: range) }
-        if rows &* cols &* tokens < 16_384 || pool.threadCount == 1 {
-            body(0..<rows)
+/// How a product's activations are prepared once before every weight row meets them (see
+/// `ActivationFormat`): quantised to int8 blocks of llama.cpp's kind for block-quantised weights,
+/// rounded to bf16 for BF16 and FP8 weights, or left in f32.
+enum ActivationPrep: Equatable {
+    case none
+    case q8(kind: Int32)
+    case bf16
+
+    init(_ w: WeightMatrix) {
+        guard w.activations.preparesActivations else { self = .none; return }
+        if w.dtype == .bf16 || w.dtype == .f8e4m3 {
+            self = .bf16
+        } else if w.dtype.isBlockQuantized && moe_q8_supported() != 0 {
+            self = .q8(kind: moe_q8_act_kind(w.dtype.ggmlCode))
         } else {
-            pool.parallelFor(rows, body)
+            self = .none
         }
+    }
+
+    /// Bytes of one prepared activation row of `cols` values (a multiple of 64).
+    func rowBytes(_ cols: Int) -> Int {
+        switch self {
+        case .none: return 0
+        case .q8: return Int(moe_q8_act_bytes(cols))
+        case .bf16: return (cols &* 2 &+ 63) & ~63
+        }
+    }
+
+    func prepare(_ x: UnsafePointer<Float>, cols: Int, tokens: Int, into act: UnsafeMutableRawPointer, for w: WeightMatrix) {
+        switch self {
+        case .none: break
+        case .q8: moe_quantize_q8_rows(x, cols, tokens, act, w.dtype.ggmlCode)
+        case .bf16:
+            let stride = rowBytes(cols)
+            for t in 0..<tokens {
+                moe_f32_to_bf16_rows(x + t &* cols, cols, (act + t &* stride).assumingMemoryBound(to: UInt16.self))
+            }
+        }
+    }
+}
+
+/// Rows `range` of `y = x · wᵀ` from activations prepared as `prep` (`stride` bytes per token).
+@inline(__always)
+func preparedRows(_ w: WeightMatrix, _ prep: ActivationPrep, _ act: UnsafeRawPointer, _ stride: Int,
+                  _ y: UnsafeMutablePointer<Float>, tokens: Int, range: Range<Int>) {
+    switch prep {
+    case .none: preconditionFailure("preparedRows needs prepared activations")
+    case .q8: q8Rows(w, act, stride, y, tokens: tokens, range: range)
+    case .bf16:
+        let fp8: Int32 = w.dtype == .f8e4m3 ? 1 : 0
+        moe_dot_bf16act_rows(fp8, w.base, w.cols, w.rowBytes, w.scales?.assumingMemoryBound(to: Float.self), w.scaleColumns,
+                             w.blockRows, w.blockCols, w.firstRow, range.lowerBound, range.upperBound,
+                             act.assumingMemoryBound(to: UInt16.self), stride / 2, y, w.rows, tokens)
     }
 }
 

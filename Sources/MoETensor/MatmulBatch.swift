@@ -3,7 +3,7 @@ import MoEKernelsC
 /// Several independent matrix products run as one parallel region: the q/k/v projections of a
 /// layer, the gate and up projections of an MLP, or every active expert of an MoE layer at once.
 /// One barrier instead of one per product, and activations that several products share (same
-/// pointer, token count and quantisation kind) are quantised once.
+/// pointer, token count and preparation: int8 kind or bf16) are prepared once.
 ///
 /// Work is split across threads by cost (rows × tokens × columns), so experts that received many
 /// tokens do not leave a thread idle. Reusable: `reset()` keeps its storage, so a steady decode loop
@@ -14,7 +14,8 @@ public final class MatmulBatch: @unchecked Sendable {
         var x: UnsafePointer<Float>
         var y: UnsafeMutablePointer<Float>
         var tokens: Int
-        /// Byte offset of the job's quantised activations in `act`, or -1 for the f32 path.
+        /// How its activations are prepared, and their byte offset in `act` (-1: f32 path).
+        var prep: ActivationPrep
         var act: Int
         var costStart: Int
         var rowCost: Int
@@ -41,7 +42,7 @@ public final class MatmulBatch: @unchecked Sendable {
     public func add(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, tokens: Int) {
         guard tokens > 0, w.rows > 0 else { return }
         let start = jobs.last.map { $0.costStart + $0.rowCost * $0.w.rows } ?? 0
-        jobs.append(Job(w: w, x: x, y: y, tokens: tokens, act: -1, costStart: start, rowCost: max(1, tokens * w.cols)))
+        jobs.append(Job(w: w, x: x, y: y, tokens: tokens, prep: ActivationPrep(w), act: -1, costStart: start, rowCost: max(1, tokens * w.cols)))
     }
 
     /// Runs every job added since the last `reset()`, then resets.
@@ -49,7 +50,7 @@ public final class MatmulBatch: @unchecked Sendable {
         defer { reset() }
         if jobs.isEmpty { return }
         if let counters { for j in jobs { counters.matmul(j.w, tokens: j.tokens) } }
-        quantiseActivations()
+        prepareActivations()
         let total = jobs.last.map { $0.costStart + $0.rowCost * $0.w.rows } ?? 0
         let threads = pool.threadCount
         if threads == 1 || total < 16_384 {
@@ -61,24 +62,19 @@ public final class MatmulBatch: @unchecked Sendable {
         }
     }
 
-    private static func usesQ8(_ j: Job) -> Bool {
-        j.w.dtype.isBlockQuantized && j.w.activations.isInt8 && moe_q8_supported() != 0
-    }
-
-    /// Quantises each distinct activation block once (jobs with the same input share it).
-    private func quantiseActivations() {
+    /// Prepares each distinct activation block once (jobs with the same input and kind share it).
+    private func prepareActivations() {
         var need = 0
-        for i in jobs.indices where Self.usesQ8(jobs[i]) {
-            let kind = moe_q8_act_kind(jobs[i].w.dtype.ggmlCode)
+        for i in jobs.indices where jobs[i].prep != .none {
             if let prev = jobs[..<i].first(where: {
                 $0.act >= 0 && $0.x == jobs[i].x && $0.tokens == jobs[i].tokens && $0.w.cols == jobs[i].w.cols
-                    && moe_q8_act_kind($0.w.dtype.ggmlCode) == kind
+                    && $0.prep == jobs[i].prep
             }) {
                 jobs[i].act = prev.act
                 continue
             }
             jobs[i].act = need
-            need += Int(moe_q8_act_bytes(jobs[i].w.cols)) * jobs[i].tokens
+            need += jobs[i].prep.rowBytes(jobs[i].w.cols) * jobs[i].tokens
             need = (need + 63) & ~63
         }
         if need == 0 { return }
@@ -91,7 +87,7 @@ public final class MatmulBatch: @unchecked Sendable {
         var last = -1
         for j in jobs where j.act > last {
             last = j.act
-            moe_quantize_q8_rows(j.x, j.w.cols, j.tokens, act + j.act, j.w.dtype.ggmlCode)
+            j.prep.prepare(j.x, cols: j.w.cols, tokens: j.tokens, into: act + j.act, for: j.w)
         }
     }
 
@@ -105,7 +101,7 @@ public final class MatmulBatch: @unchecked Sendable {
             let to = max(0, min(j.w.rows, (hi - j.costStart + j.rowCost - 1) / j.rowCost))
             if from >= to { continue }
             if j.act >= 0 {
-                q8Rows(j.w, UnsafeRawPointer(act + j.act), Int(moe_q8_act_bytes(j.w.cols)), j.y, tokens: j.tokens, range: from..<to)
+                preparedRows(j.w, j.prep, UnsafeRawPointer(act + j.act), j.prep.rowBytes(j.w.cols), j.y, tokens: j.tokens, range: from..<to)
             } else {
                 matmulRows(j.w, j.x, j.y, tokens: j.tokens, range: from..<to)
             }

@@ -16,7 +16,7 @@ public struct WeightMatrix: @unchecked Sendable {
     public let blockCols: Int
     /// Index of row 0 in the scale grid's rows (non-zero for a row view).
     public let firstRow: Int
-    /// How block-quantised weights meet their activations (other types ignore it).
+    /// How block-quantised, BF16 and FP8 weights meet their activations (F32 and F16 ignore it).
     public var activations: ActivationFormat = .q8
     /// The rows repacked eight at a time for the integer kernels (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0; see
     /// x8.c), or nil.
@@ -79,8 +79,10 @@ public struct WeightMatrix: @unchecked Sendable {
     public func rows(_ start: Int, count: Int) -> WeightMatrix {
         precondition(start >= 0 && count >= 0 && start + count <= rows)
         if let scales {
-            return WeightMatrix(fp8: base + start * rowBytes, rows: count, cols: cols, scales: scales,
-                                blockRows: blockRows, blockCols: blockCols, firstRow: firstRow + start, owner: owner)
+            var v = WeightMatrix(fp8: base + start * rowBytes, rows: count, cols: cols, scales: scales,
+                                 blockRows: blockRows, blockCols: blockCols, firstRow: firstRow + start, owner: owner)
+            v.activations = activations
+            return v
         }
         var v = WeightMatrix(base: base + start * rowBytes, dtype: dtype, rows: count, cols: cols, owner: owner)
         v.activations = activations
@@ -143,8 +145,8 @@ public enum ActivationFormat: String, Sendable {
     /// weights (transformers), slower.
     case f32
 
-    /// Whether activations are quantised to int8 (integer kernels).
-    public var isInt8: Bool { self != .f32 }
+    /// Whether activations are prepared (int8 or bf16) rather than used in f32.
+    public var preparesActivations: Bool { self != .f32 }
 }
 
 /// Storage owned by the process, for weights built in memory (tests, synthetic models).

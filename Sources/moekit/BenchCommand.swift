@@ -36,7 +36,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
-    @Option(help: "How quantised weights are multiplied: q8 (int8 activations, integer dots, repacked matrices), q8-mapped (no repacked copy) or f32.")
+    @Option(help: "How quantised, BF16 and FP8 weights are multiplied: q8 (int8 activations, integer dots, repacked matrices; bf16 activations for BF16/FP8), q8-mapped (no repacked copy) or f32.")
     var activations: ActivationFormat = .q8
 
     func run() throws {

@@ -5,8 +5,8 @@ struct Kernels: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure matrix-vector throughput per weight format (F32, BF16, F16, FP8) against memory bandwidth.")
 
-    @Option(help: "Matrix rows.")
-    var rows = 8192
+    @Option(help: "Matrix rows. The default, 65536 × 8192, makes every format's matrix (even Q2_K's, 168 MB) far larger than the caches: at 128 MB this machine's 32 MB-L3 EPYC still served part of an FP8 matrix from cache.")
+    var rows = 65536
 
     @Option(help: "Matrix columns.")
     var cols = 8192
@@ -24,16 +24,25 @@ struct Kernels: ParsableCommand {
             return t
         }
         print("matrix-vector product, \(rows)×\(cols) weights, median of \(repetitions) (min–max)")
-        print("format  threads  memory GB/s (read)  weights read GB/s  G weights/s  ms/product")
+        print("format    threads  memory GB/s (read)  weights read GB/s  G weights/s  ms/product")
+        let formats: [(DType, ActivationFormat)] = [(.f32, .q8), (.bf16, .q8), (.bf16, .f32), (.f16, .q8), (.f8e4m3, .q8), (.f8e4m3, .f32)]
+            + [DType.q8_0, .q6_K, .q5_K, .q5_1, .q5_0, .q4_K, .q4_1, .q4_0, .mxfp4, .q3_K, .q2_K].map { ($0, .q8) }
         for t in counts {
             let pool = ThreadPool(threads: t)
             let bandwidth = measureReadBandwidth(pool: pool) / 1e9
-            print(String(repeating: "-", count: 72))
-            for dtype in [DType.f32, .bf16, .f16, .f8e4m3, .q8_0, .q6_K, .q5_K, .q5_1, .q5_0, .q4_K, .q4_1, .q4_0, .mxfp4, .q3_K, .q2_K] {
-                let r = benchmarkMatVec(dtype: dtype, rows: rows, cols: cols, repetitions: repetitions, pool: pool)
-                let name = dtype == .f8e4m3 ? "FP8" : dtype.rawValue
-                print("\(pad(name, 6))  \(pad(String(t), 7))  \(pad(format(bandwidth), 18))  \(pad(format(r.gigabytesPerSecond) + " (\(Int((100 * r.gigabytesPerSecond / bandwidth).rounded()))%)", 17))  \(pad(format(r.gigaweightsPerSecond, digits: 2), 11))  \(format(r.medianSeconds * 1e3, digits: 2)) (\(format(r.minSeconds * 1e3, digits: 2))–\(format(r.maxSeconds * 1e3, digits: 2)))")
+            print(String(repeating: "-", count: 76))
+            for (dtype, act) in formats {
+                let r = benchmarkMatVec(dtype: dtype, rows: rows, cols: cols, repetitions: repetitions, pool: pool, activations: act)
+                let name = (dtype == .f8e4m3 ? "FP8" : dtype.rawValue) + (act == .f32 && dtype != .f32 ? " f32" : "")
+                print("\(pad(name, 8))  \(pad(String(t), 7))  \(pad(format(bandwidth), 18))  \(pad(format(r.gigabytesPerSecond) + " (\(Int((100 * r.gigabytesPerSecond / bandwidth).rounded()))%)", 17))  \(pad(format(r.gigaweightsPerSecond, digits: 2), 11))  \(format(r.medianSeconds * 1e3, digits: 2)) (\(format(r.minSeconds * 1e3, digits: 2))–\(format(r.maxSeconds * 1e3, digits: 2)))")
             }
+        }
+        print("BF16 and FP8 take activations rounded to bf16 (the default); \"f32\": --activations f32, exact.")
+        // The FP8 target is BF16's speed per byte: time the two alternately, so noise hits both.
+        let bf16 = MatVecBench(dtype: .bf16, rows: rows, cols: cols), fp8 = MatVecBench(dtype: .f8e4m3, rows: rows, cols: cols)
+        for t in counts {
+            let (b, f) = compareMatVec(bf16, fp8, rounds: repetitions, pool: ThreadPool(threads: t))
+            print("FP8 vs BF16 per byte, \(t) thread(s), alternating: BF16 \(format(b / 1e9)) GB/s, FP8 \(format(f / 1e9)) GB/s: \(format(f / b, digits: 2))x")
         }
     }
 }

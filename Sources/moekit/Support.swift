@@ -15,7 +15,7 @@ struct ModelOptions: ParsableArguments {
     @Option(name: [.customShort("t"), .long], help: "Threads (default: all cores).")
     var threads: Int?
 
-    @Option(help: "How quantised (GGUF) weights are multiplied: q8 (activations quantised to int8 as llama.cpp does and integer dot products; Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K matrices repacked in memory; fastest), q8-mapped (the same without the repacked copy: weights used where they are mapped) or f32 (dequantised weights times f32 activations; exact against transformers).")
+    @Option(help: "How quantised, BF16 and FP8 weights are multiplied: q8 (activations quantised to int8 as llama.cpp does and integer dot products, Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/Q4_K matrices repacked in memory; BF16/FP8 weights meet activations rounded to bf16; fastest), q8-mapped (the same without the repacked copy: weights used where they are mapped) or f32 (dequantised weights times f32 activations; exact against transformers).")
     var activations: ActivationFormat = .q8
 }
 

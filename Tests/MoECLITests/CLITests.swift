@@ -57,7 +57,8 @@ func oracle(_ name: String) throws -> JSONValue {
     @Test func logitsJSONMatchesTransformers() throws {
         let o = try oracle("qwen2_moe")
         let ids = o["input_ids"]!.arrayValue!.map { String($0.intValue!) }.joined(separator: ",")
-        let r = try runMoekit(["logits", fixtures + "/qwen2_moe", "--tokens", ids, "--json"])
+        // qwen2_moe holds BF16 weights: f32 activations are the exact mode (the default rounds them to bf16).
+        let r = try runMoekit(["logits", fixtures + "/qwen2_moe", "--tokens", ids, "--json", "--activations", "f32"])
         #expect(r.status == 0, "\(r.stderr)")
         let json = try JSONParser.parse(r.stdout)
         let rows = json["logits"]!.arrayValue!
@@ -75,7 +76,7 @@ func oracle(_ name: String) throws -> JSONValue {
     @Test func logitsTopK() throws {
         let o = try oracle("qwen2_moe")
         let ids = o["input_ids"]!.arrayValue!.map { String($0.intValue!) }.joined(separator: ",")
-        let r = try runMoekit(["logits", fixtures + "/qwen2_moe", "--tokens", ids, "--json", "--top", "3"])
+        let r = try runMoekit(["logits", fixtures + "/qwen2_moe", "--tokens", ids, "--json", "--top", "3", "--activations", "f32"])
         #expect(r.status == 0, "\(r.stderr)")
         let rows = try JSONParser.parse(r.stdout)["top"]!.arrayValue!
         let ref = o["logits"]!.arrayValue!

@@ -57,6 +57,13 @@ import Testing
         // The FP8 dot (fp8.c), with its one-token path inlined.
         Check(description: "FP8 e4m3 dot moe_dot_fp8_tokens", matches: { $0 == "moe_dot_fp8_tokens" },
               needs: [["vfmadd"], ["vcvtph2ps"]]),
+        // bf16act.c: the AVX-512 tiles (FP8 bytes through two byte tables into bf16, vdpbf16ps) and
+        // the portable AVX2 path in the dispatcher, which may call only the tiles and the CPU probe.
+        Check(description: "AVX-512 BF16/FP8 x bf16 tiles rows_native", matches: { $0 == "rows_native" },
+              needs: [["vdpbf16ps"], ["vpermi2b", "vpermt2b"], ["vpermb"], ["vpunpcklbw"], ["prefetcht1"]]),
+        Check(description: "AVX2 BF16/FP8 x bf16 moe_dot_bf16act_rows_with", matches: { $0 == "moe_dot_bf16act_rows_with" },
+              needs: [["vfmadd"], ["vcvtph2ps"], ["vpmovzxwd"]],
+              mayCall: { $0 == "rows_native" || $0 == "moe_bf16act_native" }),
     ]
 
     /// A top-level Swift function `name` of MoETensor, any signature (`$s9MoETensor<len><name>y...F`).

@@ -6,7 +6,7 @@ import MoERuntime
 /// The tiny oracle models converted to GGUF the way llama.cpp's converter lays them out
 /// (scripts/oracle/tiny_to_gguf.py: llama q/k row permutation, stacked experts, `rope_freqs` for
 /// llama3 scaling) run from the GGUF exactly as from safetensors: the transformers logits, the same
-/// greedy tokens and the same experts.
+/// greedy tokens and the same experts (f32 activations, as in ParityTests).
 @Suite struct GGUFParityTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/gguf").path
@@ -17,7 +17,7 @@ import MoERuntime
         let path = Self.root + "/\(name).gguf"
         try #require(FileManager.default.fileExists(atPath: path), "missing \(path)")
         let oracle = try Oracle(name)
-        let model = try loadModel(directory: path, pool: Fixtures.pool)
+        let model = try loadModel(directory: path, pool: Fixtures.pool, activations: .f32)
         let V = model.config.vocabSize
         let logits = try model.forward(oracle.inputIds, state: model.makeState(), logits: .all)
         for (p, ref) in oracle.logits.enumerated() {

@@ -68,23 +68,49 @@ func encode(_ values: [Float], as dtype: DType) -> [UInt8] {
         #endif
     }
 
-    @Test(arguments: [DType.f32, .f16, .bf16])
-    func matmulMatchesReference(dtype: DType) {
+    /// F32 and F16 always take f32 activations; BF16 takes them in f32 (`.f32`) or rounded to bf16
+    /// (`.q8`, the default), and then equals the reference fed the rounded activations.
+    @Test(arguments: [(DType.f32, ActivationFormat.q8), (.f16, .q8), (.bf16, .f32), (.bf16, .q8)])
+    func matmulMatchesReference(dtype: DType, format: ActivationFormat) {
         let rows = 67, cols = 45, tokens = 5
         let buf = OwnedBuffer(byteCount: rows * cols * dtype.size)
         let bytes = encode(randomFloats(rows * cols, seed: 7), as: dtype)
         bytes.withUnsafeBytes { buf.pointer.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
-        let w = WeightMatrix(base: buf.pointer, dtype: dtype, rows: rows, cols: cols, owner: buf)
+        var w = WeightMatrix(base: buf.pointer, dtype: dtype, rows: rows, cols: cols, owner: buf)
+        w.activations = format
         let x = randomFloats(tokens * cols, seed: 8)
+        let xRef = dtype == .bf16 && format == .q8 ? x.map { bf16ToFloat(moe_f32_to_bf16($0)) } : x
+        #expect(xRef != x || dtype != .bf16 || format != .q8)
         var fast = [Float](repeating: 0, count: tokens * rows)
         var ref = fast
         let pool = ThreadPool(threads: 2)
         // Large enough to go through the pool.
         x.withUnsafeBufferPointer { xp in
             fast.withUnsafeMutableBufferPointer { matmul(w, xp.baseAddress!, $0.baseAddress!, tokens: tokens, pool: pool) }
+        }
+        xRef.withUnsafeBufferPointer { xp in
             ref.withUnsafeMutableBufferPointer { matmulReference(w, xp.baseAddress!, $0.baseAddress!, tokens: tokens) }
         }
         for i in 0..<fast.count { #expect(abs(fast[i] - ref[i]) <= 1e-4) }
+    }
+
+    /// Activations round to the nearest bf16 (ties to even) as PyTorch rounds them; NaN stays NaN,
+    /// and subnormals become signed zeros (vdpbf16ps would ignore them anyway).
+    @Test func activationsRoundToBF16() {
+        var xs: [Float] = [0, -0, 1, -1, 1.00390625, 1.01171875, 3.14159, -2.5e-3, 65504, .infinity, -.infinity,
+                           Float.leastNormalMagnitude, Float.greatestFiniteMagnitude]
+        xs += randomFloats(1000, seed: 77).map { $0 * 1000 }
+        var out = [UInt16](repeating: 0, count: xs.count)
+        moe_f32_to_bf16_rows(xs, xs.count, &out)
+        for (i, v) in xs.enumerated() {
+            #expect(out[i] == floatToBF16(v), "\(v)")
+            #expect(out[i] == moe_f32_to_bf16(v))
+        }
+        let odd: [Float] = [.nan, Float.leastNonzeroMagnitude, -Float.leastNonzeroMagnitude, Float.leastNormalMagnitude / 2]
+        var o = [UInt16](repeating: 1, count: odd.count)
+        moe_f32_to_bf16_rows(odd, odd.count, &o)
+        #expect(bf16ToFloat(o[0]).isNaN)
+        #expect(o[1] == 0 && o[2] == 0x8000 && o[3] == 0)
     }
 
     @Test func rmsNormMatchesReference() {
@@ -180,6 +206,76 @@ func encode(_ values: [Float], as dtype: DType) -> [UInt8] {
         }
     }
 
+    /// The bf16-activation kernels (bf16act.c) for BF16 and FP8 weights, AVX-512 and portable, on
+    /// awkward shapes (partial scale blocks, tails shorter than a vector, 1-5 tokens, a row range
+    /// that starts mid-matrix): each equals a double-precision sum of the same products.
+    @Test func bf16ActivationKernelsMatchReference() {
+        let shapes: [(rows: Int, cols: Int, block: (Int, Int))] = [(13, 300, (128, 128)), (9, 700, (32, 48)), (6, 64, (16, 16)),
+                                                                   (11, 129, (128, 128)), (12, 1000, (7, 33))]
+        for (si, shape) in shapes.enumerated() {
+            let (rows, cols) = (shape.rows, shape.cols)
+            let (fp8, keepW, keepS) = fp8Matrix(rows: rows, cols: cols, block: shape.block, seed: UInt64(40 + si))
+            let bf16Bytes = encode(randomFloats(rows * cols, seed: UInt64(50 + si)), as: .bf16)
+            let tokens = 5
+            let x = randomFloats(tokens * cols, seed: UInt64(60 + si))
+            var xb = [UInt16](repeating: 0, count: x.count)
+            moe_f32_to_bf16_rows(x, x.count, &xb)
+            for isFP8 in [false, true] {
+                for native in [Int32(1), 0] {
+                    for t in 1...tokens {
+                        var y = [Float](repeating: -7, count: t * rows)
+                        bf16Bytes.withUnsafeBytes { wb in
+                            let wp = isFP8 ? UnsafeRawPointer(fp8.base) : wb.baseAddress!
+                            moe_dot_bf16act_rows_with(native, isFP8 ? 1 : 0, wp, cols, isFP8 ? cols : 2 * cols,
+                                                      fp8.scales!.assumingMemoryBound(to: Float.self), fp8.scaleColumns,
+                                                      fp8.blockRows, fp8.blockCols, 0, 1, rows, xb, cols, &y, rows, t)
+                        }
+                        for tk in 0..<t {
+                            #expect(y[tk * rows] == -7, "row 0 is outside the range")
+                            for r in 1..<rows {
+                                var ref = 0.0, mag = 0.0
+                                for c in 0..<cols {
+                                    let wv: Double = isFP8
+                                        ? Double(e4m3ToFloat(fp8.base.load(fromByteOffset: r * cols + c, as: UInt8.self)))
+                                            * Double(fp8.scale(row: r, block: c / fp8.blockCols))
+                                        : Double(bf16ToFloat(UInt16(bf16Bytes[2 * (r * cols + c)]) | UInt16(bf16Bytes[2 * (r * cols + c) + 1]) << 8))
+                                    let p = wv * Double(bf16ToFloat(xb[tk * cols + c]))
+                                    ref += p
+                                    mag += abs(p)
+                                }
+                                #expect(abs(Double(y[tk * rows + r]) - ref) <= 1e-6 * mag + 1e-30,
+                                        "shape \(si) fp8 \(isFP8) native \(native) tokens \(t) row \(r): \(y[tk * rows + r]) vs \(ref)")
+                            }
+                        }
+                    }
+                }
+            }
+            _ = (keepW, keepS)
+        }
+    }
+
+    /// Large enough to be split across the pool (and into four-row tiles plus leftovers): the same
+    /// results as one thread, for FP8 and BF16 with bf16 activations, one and three tokens.
+    @Test func bf16ActivationProductsSplitAcrossThreads() {
+        let (fp8, keepW, keepS) = fp8Matrix(rows: 301, cols: 1000, block: (128, 128), seed: 90)
+        let bytes = encode(randomFloats(301 * 1000, seed: 91), as: .bf16)
+        let buf = OwnedBuffer(byteCount: bytes.count)
+        bytes.withUnsafeBytes { buf.pointer.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        let bf16 = WeightMatrix(base: buf.pointer, dtype: .bf16, rows: 301, cols: 1000, owner: buf)
+        let one = ThreadPool(threads: 1), two = ThreadPool(threads: 2)
+        for w in [fp8, bf16] {
+            for tokens in [1, 3] {
+                let x = randomFloats(tokens * 1000, seed: 92)
+                var a = [Float](repeating: 0, count: tokens * 301), b = a
+                matmul(w, x, &a, tokens: tokens, pool: one)
+                matmul(w, x, &b, tokens: tokens, pool: two)
+                #expect(a == b, "\(w.dtype) tokens \(tokens)")
+                #expect(a.allSatisfy { $0 != 0 })
+            }
+        }
+        _ = (keepW, keepS)
+    }
+
     func fp8Matrix(rows: Int, cols: Int, block: (Int, Int), seed: UInt64) -> (WeightMatrix, OwnedBuffer, OwnedBuffer) {
         let w = OwnedBuffer(byteCount: rows * cols)
         let codes = randomFloats(rows * cols, seed: seed).map { floatToE4M3($0 * 300) }
@@ -192,17 +288,27 @@ func encode(_ values: [Float], as dtype: DType) -> [UInt8] {
     }
 
     /// Partial blocks at both edges: 37 × 45 with 16 × 16 blocks.
+    /// With f32 activations exact against the dequantised reference; with the default (bf16
+    /// activations) exact against the reference fed the rounded activations.
     @Test func blockScaledMatmulMatchesReference() {
-        let (w, keepW, keepS) = fp8Matrix(rows: 37, cols: 45, block: (16, 16), seed: 11)
+        let (w0, keepW, keepS) = fp8Matrix(rows: 37, cols: 45, block: (16, 16), seed: 11)
         let tokens = 3
         let x = randomFloats(tokens * 45, seed: 12)
-        var fast = [Float](repeating: 0, count: tokens * 37), ref = fast
         let pool = ThreadPool(threads: 2)
-        x.withUnsafeBufferPointer { xp in
-            fast.withUnsafeMutableBufferPointer { matmul(w, xp.baseAddress!, $0.baseAddress!, tokens: tokens, pool: pool) }
-            ref.withUnsafeMutableBufferPointer { matmulReference(w, xp.baseAddress!, $0.baseAddress!, tokens: tokens) }
+        for format in [ActivationFormat.f32, .q8] {
+            var w = w0
+            w.activations = format
+            let xRef = format == .q8 ? x.map { bf16ToFloat(moe_f32_to_bf16($0)) } : x
+            var fast = [Float](repeating: 0, count: tokens * 37), ref = fast
+            x.withUnsafeBufferPointer { xp in
+                fast.withUnsafeMutableBufferPointer { matmul(w, xp.baseAddress!, $0.baseAddress!, tokens: tokens, pool: pool) }
+            }
+            xRef.withUnsafeBufferPointer { xp in
+                ref.withUnsafeMutableBufferPointer { matmulReference(w, xp.baseAddress!, $0.baseAddress!, tokens: tokens) }
+            }
+            for i in fast.indices { #expect(abs(fast[i] - ref[i]) <= 1e-4 * max(1, abs(ref[i])), "\(format) \(i): \(fast[i]) vs \(ref[i])") }
         }
-        for i in fast.indices { #expect(abs(fast[i] - ref[i]) <= 1e-4 * max(1, abs(ref[i])), "\(i): \(fast[i]) vs \(ref[i])") }
+        let w = w0
         // A row view keeps using the right block row of scales.
         let view = w.rows(20, count: 10)
         var a = [Float](repeating: 0, count: 45), b = a

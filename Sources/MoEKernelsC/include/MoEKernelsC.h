@@ -55,6 +55,23 @@ int moe_dot_q8_x8_tokens_with(int use_vnni, int type, const void *w, long n, con
 /// out[t * ostride] (fp8.c). Each group of sixteen weights is decoded once per four tokens.
 void moe_dot_fp8_tokens(const uint8_t *w, long cols, const float *scales, long blockCols, const float *x, long xstride,
                         float *out, long ostride, long tokens);
+/// BF16 and FP8 weights times activations rounded to bf16 (bf16act.c). `moe_f32_to_bf16_rows`
+/// rounds n floats to nearest even (NaN kept quiet, subnormals flushed to zero).
+uint16_t moe_f32_to_bf16(float f);
+void moe_f32_to_bf16_rows(const float *x, long n, uint16_t *out);
+/// Whether this CPU has AVX-512 BF16 and VBMI (vdpbf16ps, vpermi2b), which the kernels then use.
+int moe_bf16act_native(void);
+/// y[t * ystride + r] = Σ_c w[r][c]·x[t][c] for rows r0 ..< r1 of a BF16 matrix (`fp8` 0; `scales`
+/// unused) or an FP8 e4m3 matrix whose row r uses scale row (firstRow + r) / blockRows of `scales`
+/// (`scaleCols` per row, one per `blockCols` columns; edge blocks may be partial). `rowBytes` apart;
+/// `tokens` activation rows of bf16, `xstride` elements apart.
+void moe_dot_bf16act_rows(int fp8, const void *w, long cols, long rowBytes, const float *scales, long scaleCols, long blockRows,
+                          long blockCols, long firstRow, long r0, long r1, const uint16_t *x, long xstride, float *y, long ystride,
+                          long tokens);
+/// The same with the AVX-512 kernels (when present) or, for `use_native` 0, the portable ones.
+void moe_dot_bf16act_rows_with(int use_native, int fp8, const void *w, long cols, long rowBytes, const float *scales, long scaleCols,
+                               long blockRows, long blockCols, long firstRow, long r0, long r1, const uint16_t *x, long xstride,
+                               float *y, long ystride, long tokens);
 /// Keeps freed blocks of up to 8 MB in the heap (glibc), so per-token buffers (a logits row) are reused.
 void moe_tune_malloc(void);
 #endif

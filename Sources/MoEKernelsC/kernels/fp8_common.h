@@ -1,0 +1,35 @@
+// Helpers shared by fp8.c (FP8 × f32) and bf16act.c (BF16/FP8 × bf16): the e4m3 value of a byte, a
+// horizontal sum, and sixteen e4m3 bytes widened to floats through IEEE halves. An e4m3 byte
+// s.eeee.mmm moved into a half as s.0eeee.mmm0000000 is exactly its value times 2^-8, subnormals
+// included, and F16C turns eight halves into floats in one instruction; callers fold the 2^8 into
+// their scales. Included by C files only; everything is static.
+#ifndef MOE_FP8_COMMON_H
+#define MOE_FP8_COMMON_H
+#include <stdint.h>
+
+static inline float e4m3_value(uint8_t b) {
+    int e = (b >> 3) & 0xF, m = b & 7;
+    float v = e == 0 ? (float)m / 512.0f : (1.0f + (float)m / 8.0f) * (float)(1 << e) / 128.0f;
+    if (e == 15 && m == 7) v = __builtin_nanf("");
+    return (b & 0x80) ? -v : v;
+}
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include <immintrin.h>
+static inline float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// 16 e4m3 bytes -> two vectors of 8 floats (value · 2^-8).
+static inline void fp8x16(const uint8_t *p, __m256 *lo, __m256 *hi) {
+    __m256i s = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)p));
+    // Sign-extension set bit 14 for negative bytes; the mask clears it.
+    __m256i h = _mm256_and_si256(_mm256_slli_epi16(s, 7), _mm256_set1_epi16((short)0xBFFF));
+    *lo = _mm256_cvtph_ps(_mm256_castsi256_si128(h));
+    *hi = _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1));
+}
+#endif
+#endif
