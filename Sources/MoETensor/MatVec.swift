@@ -328,9 +328,10 @@ func q8Rows(_ w: WeightMatrix, _ act: UnsafeRawPointer, _ stride: Int, _ y: Unsa
 public func matmulRows(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                        tokens: Int, range: Range<Int>) {
     switch w.dtype {
-    case .f32: matmulRows(F32Lanes.self, w, x, y, tokens: tokens, range: range)
-    case .bf16: matmulRows(BF16Lanes.self, w, x, y, tokens: tokens, range: range)
-    case .f16: matmulRows(F16Lanes.self, w, x, y, tokens: tokens, range: range)
+    case .f32, .bf16, .f16:
+        // Four rows per activation load, two tokens per widened weight (wide.c).
+        _ = moe_dot_wide_rows(w.dtype.ggmlCode, w.base, w.cols, w.rowBytes, range.lowerBound, range.upperBound,
+                              x, w.cols, y, w.rows, tokens)
     case .q8_0, .q4_0, .q4_1:
         // Several tokens per weight row: each block is unpacked once per four tokens.
         let rows = w.rows, cols = w.cols, blocks = cols / 32, rb = w.rowBytes
@@ -356,56 +357,6 @@ public func matmulRows(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: Unsafe
         }
     default: preconditionFailure("matmul: unsupported dtype \(w.dtype)")
     }
-}
-
-@inline(__always)
-private func matmulRows<L: LaneLoader>(_ l: L.Type, _ w: WeightMatrix, _ x: UnsafePointer<Float>,
-                                       _ y: UnsafeMutablePointer<Float>, tokens: Int, range: Range<Int>) {
-    let rows = w.rows, cols = w.cols, rb = w.rowBytes
-    for r in range {
-        let p = w.base + r &* rb
-        // Four tokens per pass: each group of eight weights is converted once for all four.
-        var t = 0
-        while t &+ 4 <= tokens {
-            let s = dot4(l, p, x + t &* cols, cols)
-            y[t &* rows &+ r] = s.0
-            y[(t &+ 1) &* rows &+ r] = s.1
-            y[(t &+ 2) &* rows &+ r] = s.2
-            y[(t &+ 3) &* rows &+ r] = s.3
-            t &+= 4
-        }
-        while t < tokens {
-            y[t &* rows &+ r] = dot(l, p, x + t &* cols, cols)
-            t &+= 1
-        }
-    }
-}
-
-/// One weight row dotted with four activation rows (`n` apart): the weights are read and widened once.
-@inline(__always)
-private func dot4<L: LaneLoader>(_: L.Type, _ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ n: Int)
-    -> (Float, Float, Float, Float) {
-    let xr = UnsafeRawPointer(x)
-    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-    var i = 0
-    while i &+ 8 <= n {
-        let wv = L.load8(w, i)
-        a0.addProduct(wv, xr.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self))
-        a1.addProduct(wv, xr.loadUnaligned(fromByteOffset: (n &+ i) &* 4, as: SIMD8<Float>.self))
-        a2.addProduct(wv, xr.loadUnaligned(fromByteOffset: (2 &* n &+ i) &* 4, as: SIMD8<Float>.self))
-        a3.addProduct(wv, xr.loadUnaligned(fromByteOffset: (3 &* n &+ i) &* 4, as: SIMD8<Float>.self))
-        i &+= 8
-    }
-    var s0 = a0.sum(), s1 = a1.sum(), s2 = a2.sum(), s3 = a3.sum()
-    while i < n {
-        let v = L.load1(w, i)
-        s0 += v * x[i]
-        s1 += v * x[n &+ i]
-        s2 += v * x[2 &* n &+ i]
-        s3 += v * x[3 &* n &+ i]
-        i &+= 1
-    }
-    return (s0, s1, s2, s3)
 }
 
 /// Reference twin of `matmul`: scalar, single-threaded.

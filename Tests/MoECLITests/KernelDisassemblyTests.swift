@@ -64,6 +64,16 @@ import Testing
         Check(description: "AVX2 BF16/FP8 x bf16 moe_dot_bf16act_rows_with", matches: { $0 == "moe_dot_bf16act_rows_with" },
               needs: [["vfmadd"], ["vcvtph2ps"], ["vpmovzxwd"]],
               mayCall: { $0 == "rows_native" || $0 == "moe_bf16act_native" }),
+        // wide.c: F32/F16/BF16 × f32. The dispatcher holds the AVX2 one- and two-token tiles and may
+        // call the AVX-512 four-token tiles, the packed panels (with their buffer) and the CPU probe.
+        Check(description: "AVX2 F32/F16/BF16 x f32 moe_dot_wide_rows", matches: { $0 == "moe_dot_wide_rows" },
+              needs: [["vfmadd"], ["vcvtph2ps"], ["vpmovzxwd"]],
+              mayCall: { ["gemm_avx512", "rows4_avx512", "rows_tail_any"].contains($0) || $0.hasPrefix("aligned_alloc")
+                  || $0.hasPrefix("free") || $0.hasPrefix("__cpu_indicator_init") }),
+        Check(description: "AVX-512 four-token tiles rows4_avx512", matches: { $0 == "rows4_avx512" },
+              needs: [["vfmadd"], ["vcvtph2ps"], ["vpmovzxwd"]]),
+        Check(description: "AVX-512 packed panels gemm_avx512", matches: { $0 == "gemm_avx512" },
+              needs: [["vfmadd"], ["vcvtph2ps"], ["vpmovzxwd"]], mayCall: { $0.hasPrefix("memset") || $0 == "rows_tail_any" }),
     ]
 
     /// A top-level Swift function `name` of MoETensor, any signature (`$s9MoETensor<len><name>y...F`).

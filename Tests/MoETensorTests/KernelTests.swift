@@ -113,6 +113,54 @@ func encode(_ values: [Float], as dtype: DType) -> [UInt8] {
         #expect(o[1] == 0 && o[2] == 0x8000 && o[3] == 0)
     }
 
+    /// The f32-activation kernels for F32, F16 and BF16 weights (wide.c) on every path: one and two
+    /// tokens (AVX2), four-token tiles and the packed sixteen-row panels for 64 tokens or more
+    /// (AVX-512), with rows and columns that leave partial tiles, panels and vectors, and a row
+    /// range that starts mid-matrix. Each result equals a double-precision sum of the same products.
+    @Test(arguments: [DType.f32, .f16, .bf16])
+    func wideKernelsMatchReference(dtype: DType) {
+        for (rows, cols) in [(37, 45), (21, 203)] {
+            let bytes = encode(randomFloats(rows * cols, seed: 70), as: dtype)
+            let w = bytes.map { $0 }
+            for tokens in [1, 2, 3, 4, 5, 9, 64, 70] {
+                let x = randomFloats(tokens * cols, seed: 71)
+                var y = [Float](repeating: -7, count: tokens * rows)
+                w.withUnsafeBytes { wb in
+                    _ = moe_dot_wide_rows(dtype.ggmlCode, wb.baseAddress!, cols, cols * dtype.size, 1, rows, x, cols, &y, rows, tokens)
+                }
+                for t in 0..<tokens {
+                    #expect(y[t * rows] == -7, "row 0 is outside the range")
+                    for r in 1..<rows {
+                        var ref = 0.0, mag = 0.0
+                        w.withUnsafeBytes { wb in
+                            for c in 0..<cols {
+                                let p = Double(dotReference(wb.baseAddress! + (r * cols + c) * dtype.size, dtype: dtype, [1], 1)) * Double(x[t * cols + c])
+                                ref += p
+                                mag += abs(p)
+                            }
+                        }
+                        #expect(abs(Double(y[t * rows + r]) - ref) <= 1e-6 * mag, "\(dtype) \(rows)x\(cols) tokens \(tokens) [\(t)][\(r)]")
+                    }
+                }
+            }
+        }
+        // Half subnormals, infinities and NaN widen as IEEE says, on the vector and the scalar paths.
+        if dtype == .f16 {
+            let halves: [UInt16] = [0x0001, 0x03FF, 0x8001, 0x7C00, 0xFC00, 0x3C00] + [UInt16](repeating: 0x3C00, count: 17)
+            let x = [Float](repeating: 1, count: halves.count)
+            var y: Float = 0
+            halves.withUnsafeBytes { _ = moe_dot_wide_rows(1, $0.baseAddress!, 5, 0, 0, 1, x, 0, &y, 0, 1) }
+            #expect(y.isNaN)   // +inf + -inf
+            halves.withUnsafeBytes { _ = moe_dot_wide_rows(1, $0.baseAddress!, 3, 0, 0, 1, x, 0, &y, 0, 1) }
+            #expect(y == Float(halfToFloat(0x0001)) + halfToFloat(0x03FF) + halfToFloat(0x8001))
+            var y2: Float = 0
+            halves.withUnsafeBytes { _ = moe_dot_wide_rows(1, $0.baseAddress! + 10, 17, 0, 0, 1, x, 0, &y2, 0, 1) }
+            #expect(y2 == 17)
+        }
+        var out: Float = 0
+        #expect(moe_dot_wide_rows(8, [UInt8](repeating: 0, count: 64), 2, 2, 0, 1, [1, 1], 2, &out, 1, 1) == -1)
+    }
+
     @Test func rmsNormMatchesReference() {
         let n = 77
         let x = randomFloats(n, seed: 3), w = randomFloats(n, seed: 4)

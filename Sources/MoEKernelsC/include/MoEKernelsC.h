@@ -72,6 +72,11 @@ void moe_dot_bf16act_rows(int fp8, const void *w, long cols, long rowBytes, cons
 void moe_dot_bf16act_rows_with(int use_native, int fp8, const void *w, long cols, long rowBytes, const float *scales, long scaleCols,
                                long blockRows, long blockCols, long firstRow, long r0, long r1, const uint16_t *x, long xstride,
                                float *y, long ystride, long tokens);
+/// y[t * ystride + r] = Σ_c w[r][c]·x[t][c] for rows r0 ..< r1 of an F32, F16 or BF16 matrix (GGML
+/// type code 0, 1 or 30; rows `rowBytes` apart) and `tokens` f32 activation rows `xstride` apart,
+/// exact in f32 (wide.c). Returns -1 for another type.
+int moe_dot_wide_rows(int type, const void *w, long cols, long rowBytes, long r0, long r1, const float *x, long xstride, float *y,
+                      long ystride, long tokens);
 /// Keeps freed blocks of up to 8 MB in the heap (glibc), so per-token buffers (a logits row) are reused.
 void moe_tune_malloc(void);
 #endif
