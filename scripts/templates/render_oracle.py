@@ -51,6 +51,7 @@ SPECIAL_TOKENS = {
     "smollm2-135m-instruct": {"bos_token": "<|im_start|>", "eos_token": "<|im_end|>", "unk_token": "<|endoftext|>", "pad_token": "<|im_end|>"},
     "qwen3": {"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"},
     "qwen3-coder-30b-a3b": {"eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"},
+    "glm-4.5": {"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>"},
     "glm-4.6": {"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>"},
     "glm-5.1": {"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>"},
     "deepseek-v3": {"bos_token": "<｜begin▁of▁sentence｜>", "eos_token": "<｜end▁of▁sentence｜>", "pad_token": "<｜end▁of▁sentence｜>"},
