@@ -1,4 +1,5 @@
 // Element-wise and small reductions used by the forward pass. No Foundation: hot file.
+import MoEKernelsC
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -48,10 +49,7 @@ public func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
 
 /// `gate[i] = silu(gate[i]) * up[i]` (SwiGLU), in place in `gate`.
 public func swiglu(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, _ n: Int) {
-    for i in 0..<n {
-        let g = gate[i]
-        gate[i] = g / (1 + expf(-g)) * up[i]
-    }
+    moe_swiglu(gate, up, n)
 }
 
 /// `y[i] += a * x[i]`.

@@ -77,6 +77,10 @@ void moe_dot_bf16act_rows_with(int use_native, int fp8, const void *w, long cols
 /// exact in f32 (wide.c). Returns -1 for another type.
 int moe_dot_wide_rows(int type, const void *w, long cols, long rowBytes, long r0, long r1, const float *x, long xstride, float *y,
                       long ystride, long tokens);
+/// gate[i] = silu(gate[i]) · up[i] for n elements (ops.c; vectorised exp, relative error ~1e-7).
+void moe_swiglu(float *gate, const float *up, long n);
+/// The vectorised exp of ops.c for one value (tests).
+float moe_exp_check(float x);
 /// Keeps freed blocks of up to 8 MB in the heap (glibc), so per-token buffers (a logits row) are reused.
 void moe_tune_malloc(void);
 #endif
