@@ -177,3 +177,16 @@ enum Pattern: Sendable {
         return out
     }
 }
+
+extension Normalizer {
+    /// The steps of a normalizer (sequences flattened), as text that is equal for equal normalizers.
+    static func signature(_ n: Normalizer?) -> [String] {
+        guard let n else { return [] }
+        switch n {
+        case .sequence(let list): return list.flatMap { signature($0) }
+        case .replace(.literal(let s), let c): return ["Replace(\(s), \(c))"]
+        case .replace(.regex(let m), let c): return ["Replace(\(m.pattern), \(c))"]
+        default: return ["\(n)"]
+        }
+    }
+}

@@ -222,3 +222,19 @@ struct PreTokenizerPipeline: Sendable {
         }
     }
 }
+
+extension PreTokenizerStep {
+    /// What the step does, as text that is equal for equal steps (a regex by its pattern).
+    var signature: String {
+        switch self {
+        case .byteLevel(let p, let r): return "ByteLevel(prefix: \(p), regex: \(r))"
+        case .split(let m, let b, let i): return "Split(\(m.known?.pattern ?? m.pattern), \(b.rawValue), invert: \(i))"
+        case .literalSplit(let s, let b, let i): return "Split(\(s), \(b.rawValue), invert: \(i))"
+        case .digits(let i): return "Digits(individual: \(i))"
+        case .metaspace(let r, let p, let s): return "Metaspace(\(r), \(p.rawValue), split: \(s))"
+        case .whitespace: return "Whitespace"
+        case .whitespaceSplit: return "WhitespaceSplit"
+        case .punctuation(let b): return "Punctuation(\(b.rawValue))"
+        }
+    }
+}

@@ -17,20 +17,37 @@ public enum TokenizerError: Error, CustomStringConvertible, Sendable, Equatable 
     case badPattern(key: String, pattern: String, message: String)
     /// The file could not be read.
     case io(path: String, message: String)
+    /// An error in the named file (a checkpoint's tokenizer.json or tokenizer_config.json, ...).
+    indirect case inFile(path: String, TokenizerError)
 
     /// Where a key lives: GGUF metadata (`tokenizer.ggml.*`) or tokenizer.json.
     static func source(_ key: String) -> String { key.hasPrefix("tokenizer.ggml.") ? "GGUF metadata" : "tokenizer.json" }
 
     public var description: String {
         switch self {
+        case .invalidJSON, .io, .inFile: return detail
+        case .missingKey(let key), .invalidValue(let key, _), .unsupportedType(let key, _), .badMerge(let key, _),
+             .badPattern(let key, _, _):
+            return "\(Self.source(key)): \(detail)"
+        }
+    }
+
+    /// The message without the file it is about.
+    var detail: String {
+        switch self {
         case .invalidJSON(let file, let message): return "\(file): \(message)"
-        case .missingKey(let key): return "\(Self.source(key)): missing key '\(key)'"
-        case .invalidValue(let key, let message): return "\(Self.source(key)): key '\(key)': \(message)"
-        case .unsupportedType(let key, let type): return "\(Self.source(key)): key '\(key)': unsupported type \"\(type)\""
-        case .badMerge(let key, let message): return "\(Self.source(key)): key '\(key)': \(message)"
+        case .missingKey(let key): return "missing key '\(key)'"
+        case .invalidValue(let key, let message): return "key '\(key)': \(message)"
+        case .unsupportedType(let key, let type): return "key '\(key)': unsupported type \"\(type)\""
+        case .badMerge(let key, let message): return "key '\(key)': \(message)"
         case .badPattern(let key, let pattern, let message):
-            return "\(Self.source(key)): key '\(key)': cannot compile regex \"\(pattern)\": \(message)"
+            return "key '\(key)': cannot compile regex \"\(pattern)\": \(message)"
         case .io(let path, let message): return "\(path): \(message)"
+        case .inFile(let path, let inner):
+            switch inner {
+            case .invalidJSON, .io, .inFile: return inner.detail   // these name their file already
+            default: return "\(path): \(inner.detail)"
+            }
         }
     }
 }

@@ -21,7 +21,9 @@ extension Tokenizer {
         try self.init(json: root)
     }
 
-    convenience init(json root: JSONValue) throws {
+    /// `extraAddedTokens` are added after tokenizer.json's own (as transformers adds the special tokens of
+    /// tokenizer_config.json).
+    convenience init(json root: JSONValue, extraAddedTokens: [AddedToken] = []) throws {
         guard root.objectMembers != nil else {
             throw TokenizerError.invalidValue(key: "(top level)", message: "expected an object")
         }
@@ -46,7 +48,7 @@ extension Tokenizer {
             }
         }
         self.init(normalizer: normalizer, preTokenizer: PreTokenizerPipeline(steps: steps), model: model,
-                  addedTokens: added, postProcessor: post, decoder: decoder)
+                  addedTokens: added + extraAddedTokens, postProcessor: post, decoder: decoder)
     }
 }
 

@@ -70,24 +70,37 @@ public enum PreTokenizerPreset: String, Sendable, CaseIterable {
     /// Mistral's Tekken regex (`tekken`).
     case tekken
 
+    /// The names llama.cpp uses for each family in `tokenizer.ggml.pre`, the one MoEKit writes first (llama.cpp's
+    /// converter names a pre-tokenizer after a model: the first is the model whose tokenizer MoEKit's family
+    /// reproduces; the others are models whose pre-tokenizer does the same).
+    static let ggufNames: [(preset: PreTokenizerPreset, names: [String])] = [
+        (.gpt2, ["gpt-2", "default", "gpt2", "olmo", "mpt", "starcoder", "refact", "jais", "phi-2", "bloom", "gpt3-finnish",
+                 "poro-chat", "viking", "codeshell", "exaone", "trillion", "granite-docling"]),
+        (.smollm, ["smollm"]),
+        (.llama3, ["llama-bpe", "llama3", "llama-v3"]),
+        (.llama3Regex, ["dbrx", "smaug-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", "chatglm-bpe", "glm4",
+                        "jina-v5-nano"]),
+        (.qwen2, ["qwen2", "deepseek-r1-qwen", "stablelm2", "megrez", "kormo", "f2llmv2", "hunyuan"]),
+        (.deepseekV3, ["deepseek-v3", "deepseek3-llm"]),
+        (.gpt4o, ["gpt-4o", "llama4", "minimax-m2", "kanana2", "talkie"]),
+        (.tekken, ["tekken"]),
+    ]
+
+    /// The family a GGUF names (a missing name is `default`, GPT-2's).
     public init?(ggufName name: String?) {
-        switch name ?? "default" {
-        case "default", "gpt2", "gpt-2", "olmo", "mpt", "starcoder", "refact", "jais", "phi-2", "bloom", "gpt3-finnish",
-             "poro-chat", "viking", "codeshell", "exaone", "trillion", "granite-docling":
-            self = .gpt2
-        case "smollm": self = .smollm
-        case "llama3", "llama-v3", "llama-bpe": self = .llama3
-        case "dbrx", "smaug-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", "chatglm-bpe", "glm4",
-             "jina-v5-nano":
-            self = .llama3Regex
-        case "qwen2", "deepseek-r1-qwen", "stablelm2", "megrez", "kormo", "f2llmv2", "hunyuan":
-            self = .qwen2
-        case "deepseek-v3", "deepseek3-llm": self = .deepseekV3
-        case "gpt-4o", "llama4", "minimax-m2", "kanana2", "talkie": self = .gpt4o
-        case "tekken": self = .tekken
-        default: return nil
-        }
+        let n = name ?? "default"
+        guard let p = Self.ggufNames.first(where: { $0.names.contains(n) })?.preset else { return nil }
+        self = p
     }
+
+    /// The name MoEKit writes in `tokenizer.ggml.pre` for this family.
+    public var ggufName: String { Self.ggufNames.first { $0.preset == self }!.names[0] }
+
+    /// The normalizer the family implies (Qwen2's tokenizer.json has NFC).
+    var normalizer: Normalizer? { self == .qwen2 ? .nfc : nil }
+
+    /// Whether words found whole in the vocabulary skip the merges (Llama 3's `ignore_merges`).
+    var ignoresMerges: Bool { self == .llama3 }
 
     static let tekkenPattern =
         #"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+"#
@@ -196,7 +209,7 @@ extension Tokenizer {
         let unkToken = v.model == .llama ? v.unknownTokenId.map { spelled[Int($0)] } : nil
         let model = try BPEModel(vocab: vocabEntries, merges: merges, mergesKey: "tokenizer.ggml.merges",
                                  unkToken: unkToken, fuseUnk: !byteLevel, byteFallback: !byteLevel,
-                                 ignoreMerges: preset == .llama3, continuingSubwordPrefix: nil, endOfWordSuffix: nil)
+                                 ignoreMerges: preset?.ignoresMerges ?? false, continuingSubwordPrefix: nil, endOfWordSuffix: nil)
 
         // Added tokens: control tokens and the named special ids, then user-defined tokens.
         var added: [AddedToken] = []
@@ -214,7 +227,7 @@ extension Tokenizer {
             for (i, t) in types.enumerated() where t == 4 { addToken(i, special: false) }
         }
 
-        let normalizer: Normalizer? = preset == .qwen2 ? .nfc : nil
+        let normalizer = preset?.normalizer
         let steps: [PreTokenizerStep]
         let decoder: Decoder
         let addPrefix = v.addSpacePrefix ?? true
