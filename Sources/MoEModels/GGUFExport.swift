@@ -98,14 +98,15 @@ public struct GGUFLayout {
             if type != "olmoe" { u32("\(arch).expert_feed_forward_length", expertI) }
             if sharedI > 0 { u32("\(arch).expert_shared_feed_forward_length", sharedI) }
         }
-        // A placeholder vocabulary (synthetic models have no tokenizer): "<t0>" ... as NORMAL tokens.
+        // A placeholder vocabulary (synthetic models have no tokenizer): "<t0>" ... as NORMAL tokens;
+        // `Quantizer.convert` puts a checkpoint's own tokenizer in its place.
         metadata.append(("tokenizer.ggml.model", .string("gpt2"), .string))
         metadata.append(("tokenizer.ggml.pre", .string("default"), .string))
         metadata.append(("tokenizer.ggml.tokens", .array((0..<V).map { .string("<t\($0)>") }), .array(8)))
         metadata.append(("tokenizer.ggml.token_type", .array([GGUFValue](repeating: .int(1), count: V)), .array(5)))
         metadata.append(("tokenizer.ggml.merges", .array([]), .array(8)))
-        u32("tokenizer.ggml.bos_token_id", try r.int("bos_token_id", default: 0))
-        u32("tokenizer.ggml.eos_token_id", try r.int("eos_token_id", default: 0))
+        // Ids that are lists (Llama 3.1's eos_token_id) are left out, as gguf-py's SpecialVocab does.
+        for k in ["bos_token_id", "eos_token_id"] where r.json[k]?.arrayValue == nil { u32("tokenizer.ggml." + k, try r.int(k, default: 0)) }
 
         func add(_ n: String, _ dims: Int..., norm: Bool = false) { tensors.append((n, dims, norm)) }
         if let f = ropeFreqs { add("rope_freqs.weight", f.count) }
@@ -196,19 +197,29 @@ extension Quantizer {
 }
 
 extension Quantizer {
+    /// The `tokenizer.*` metadata of a checkpoint directory for a GGUF architecture, or nil when it has
+    /// no tokenizer (MoETokenizer's `TokenizerGGUFExport.metadata`, passed in by the caller: this
+    /// module does not depend on the tokenizer's).
+    public typealias TokenizerMetadata = (_ directory: String, _ architecture: String) throws -> [(key: String, value: GGUFValue, type: GGUFValueType)]?
+
     /// A Hugging Face checkpoint (config.json + safetensors) written as GGUF the way llama.cpp's
     /// converter lays it out (GGUF names, stacked experts, Llama's q/k rows permuted for its
     /// interleaved RoPE, `rope_freqs` for Llama 3.1 scaling), matrices in the plan's types. The
-    /// vocabulary is a placeholder (`<t0>` ...): MoEKit does not convert tokenizers yet.
+    /// tokenizer keys are `tokenizer`'s for the directory, written after the model's keys as llama.cpp
+    /// writes them; without a tokenizer (no `tokenizer`, or it finds none) the vocabulary is a
+    /// placeholder (`<t0>` ..., bos/eos ids from config.json), as for `synthesize`.
     public static func convert(directory dir: String, to path: String, plan: QuantizePlan, pool: ThreadPool,
+                               tokenizer: TokenizerMetadata? = nil,
                                progress: ((Int, Int) -> Void)? = nil) throws -> Report {
         let config = try ConfigReader(path: dir + "/config.json")
         let layout = try GGUFLayout(config: config, name: dir.split(separator: "/").last.map(String.init) ?? "model")
+        let vocabulary = try tokenizer?(dir, layout.architecture)
         let tensors = try TensorDirectory(modelDirectory: dir)
         let w = GGUFWriter()
-        for (k, v, t) in layout.metadata { w.set(k, v, as: t) }
+        for (k, v, t) in layout.metadata where vocabulary == nil || !k.hasPrefix("tokenizer.") { w.set(k, v, as: t) }
         w.set("general.file_type", .uint(UInt64(QuantizePlan.fileType(plan.target))), as: .u32)
         w.set("general.quantization_version", .uint(2), as: .u32)
+        for (k, v, t) in vocabulary ?? [] { w.set(k, v, as: t) }
         let permute = layout.architecture == "llama"
         var jobs: [Job] = []
         var report = Report()

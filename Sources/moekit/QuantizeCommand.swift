@@ -4,6 +4,7 @@ import MoEFormats
 import MoEModels
 import MoERuntime
 import MoETensor
+import MoETokenizer
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -85,7 +86,8 @@ struct Quantize: ParsableCommand {
             report = try Quantizer.quantize(g, to: output, plan: plan, pool: try makePool(options.threads), progress: progressBar("quantizing"))
         } else {
             let dir = input.hasSuffix("/") && input.count > 1 ? String(input.dropLast()) : input
-            report = try Quantizer.convert(directory: dir, to: output, plan: plan, pool: try makePool(options.threads), progress: progressBar("converting"))
+            report = try Quantizer.convert(directory: dir, to: output, plan: plan, pool: try makePool(options.threads),
+                                           tokenizer: TokenizerGGUFExport.metadata, progress: progressBar("converting"))
         }
         printReport(report, path: output, seconds: seconds(clock.now - t0))
     }
