@@ -274,3 +274,32 @@ import Glibc
         #expect(text.status == 1 && text.stderr.contains("tokenizer.json"), "\(text.stderr)")
     }
 }
+
+@Suite struct QuantizeTokenizerCLITests {
+    /// `moekit quantize` from a checkpoint with a tokenizer.json writes that tokenizer: the file
+    /// tokenizes as the directory does; a broken tokenizer.json stops it with the file's name.
+    @Test func checkpointTokenizerIsConverted() throws {
+        let d = NSTemporaryDirectory() + "moekit-quanttok-\(getpid())", out = d + ".gguf"
+        defer { try? FileManager.default.removeItem(atPath: d); unlink(out) }
+        try? FileManager.default.removeItem(atPath: d)
+        try FileManager.default.copyItem(atPath: fixtures + "/llama", toPath: d)
+        let oracle = URL(fileURLWithPath: fixtures).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("MoETokenizerTests/Oracle/tokenizers/spm_metaspace.json").path
+        try FileManager.default.copyItem(atPath: oracle, toPath: d + "/tokenizer.json")
+        try #"{"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "add_bos_token": true, "additional_special_tokens": ["[INST]"], "chat_template": "{{ messages[0].content }}"}"#
+            .write(toFile: d + "/tokenizer_config.json", atomically: true, encoding: .utf8)
+        let q = try runMoekit(["quantize", d, out, "--type", "F32"])
+        #expect(q.status == 0, "\(q.stderr)")
+        let text = "[INST] Héllo, wörld! 12345 [/INST]"
+        let fromDir = try runMoekit(["tokenize", d, "--text", text, "--json"])
+        let fromFile = try runMoekit(["tokenize", out, "--text", text, "--json"])
+        #expect(fromDir.status == 0 && fromFile.status == 0, "\(fromDir.stderr) \(fromFile.stderr)")
+        #expect(fromFile.stdout == fromDir.stdout && fromDir.stdout.hasPrefix("{\"tokens\": [1, "), "\(fromFile.stdout) vs \(fromDir.stdout)")
+
+        try "{\"model\": {\"vocab\": {\"a\": 0}, \"merges\": [\"a b\"]}}".write(toFile: d + "/tokenizer.json", atomically: true, encoding: .utf8)
+        unlink(out)
+        let bad = try runMoekit(["quantize", d, out, "--type", "F32"])
+        #expect(bad.status == 1 && bad.stderr.hasPrefix("moekit: error: \(d)/tokenizer.json: key 'model.merges[0]'"), "\(bad.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+}

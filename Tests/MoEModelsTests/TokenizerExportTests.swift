@@ -22,7 +22,7 @@ import Testing
     static func checkpoint(_ name: String) throws -> (dir: String, expected: JSONValue, tokenizerJSON: [UInt8]) {
         let src = root + "/Fixtures/tokenizer_gguf/" + name
         let expected = try JSONParser.parse(try readFile(src + "/expected.json"))
-        let dir = QuantizeTests.tmp("tokexport-\(name)")
+        let dir = QuantizeTests.tmp("tokexport-\(name)-\(UInt32.random(in: 0...UInt32.max))")
         let fm = FileManager.default
         try? fm.removeItem(atPath: dir)
         try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -65,7 +65,7 @@ import Testing
     }
 
     static func convert(_ dir: String, _ name: String) throws -> GGUFFile {
-        let out = QuantizeTests.tmp("tokexport-\(name).gguf")
+        let out = dir + ".gguf"
         _ = try Quantizer.convert(directory: dir, to: out, plan: QuantizePlan(target: .f32), pool: Fixtures.pool,
                                   tokenizer: TokenizerGGUFExport.metadata)
         defer { unlink(out) }
@@ -161,7 +161,7 @@ import Testing
     /// gpt2 and llama3 cases' tokenizers have them on purpose) are left out, and only those.
     @Test(arguments: roundTripCases)
     func roundTrip(name: String) throws {
-        let (dir, _, tokBytes) = try Self.checkpoint(name)
+        let (dir, expected, tokBytes) = try Self.checkpoint(name)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let g = try Self.convert(dir, name)
         let back = try Tokenizer(gguf: g)
@@ -179,6 +179,16 @@ import Testing
             }
         }
         #expect(bad.isEmpty, "\(name): \(bad.count) of \(compared) encodings differ, e.g. \(bad.prefix(5))")
+        // Where tokenizer.json is used as it is, the same against HF tokenizers' ids for it.
+        if expected["patch"]?.objectMembers?.isEmpty ?? true, let file = expected["tokenizer"]?.stringValue,
+           file.hasPrefix("Tests/MoETokenizerTests/Oracle/tokenizers/") {
+            let hf = try JSONParser.parse(try readFile(Self.root + "/MoETokenizerTests/Oracle/expected/" + (file as NSString).lastPathComponent)).arrayValue!
+            var differ = 0
+            for (line, ref) in zip(corpus, hf) where !flagged.contains(where: { line.contains($0) }) {
+                if back.encode(line, addSpecialTokens: true).map(Int.init) != ref["ids"]!.arrayValue!.map({ $0.intValue! }) { differ += 1 }
+            }
+            #expect(differ == 0, "\(name): \(differ) lines differ from HF's ids")
+        }
         #expect(compared >= 2 * corpus.count - 8, "\(name): only \(compared) encodings compared (\(skipped) left out)")
     }
 
@@ -233,4 +243,23 @@ import Testing
 
 extension String {
     fileprivate func leftPadded(_ n: Int) -> String { String(repeating: "0", count: max(0, n - count)) + self }
+}
+
+extension TokenizerExportTests {
+    /// The SmolLM2 case (SmolLM2's tokenizer.json and tokenizer_config.json) converts to the tokenizer of the
+    /// published SmolLM2-135M-Instruct GGUF, which llama.cpp's converter made from the original files:
+    /// every key and value (only the position of `add_bos_token` differs, the converter of then wrote it first).
+    @Test func smolLM2AsPublished() throws {
+        try #require(FileManager.default.fileExists(atPath: RealModelTests.gguf),
+                     "the SmolLM2 GGUF is missing: run scripts/fetch_models.sh (scripts/test.sh does)")
+        let (dir, _, _) = try Self.checkpoint("smollm2")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let ours = try Self.convert(dir, "smollm2"), published = try GGUFFile(path: RealModelTests.gguf)
+        let keys = published.metadata.map(\.0).filter { $0.hasPrefix("tokenizer.") }
+        #expect(Set(ours.metadata.map(\.0).filter { $0.hasPrefix("tokenizer.") }) == Set(keys))
+        for k in keys {
+            #expect(ours[k] == published[k], "\(k)")
+            #expect(ours.metadataTypes[k] == published.metadataTypes[k], "type of \(k)")
+        }
+    }
 }
