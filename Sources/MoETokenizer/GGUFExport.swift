@@ -41,9 +41,9 @@ public enum TokenizerGGUFExport {
         guard root.objectMembers != nil else {
             throw TokenizerError.inFile(path: tokenizerPath, .invalidValue(key: "(top level)", message: "expected an object"))
         }
-        let config = try readJSON(dir + "/config.json")
-        let tokenizerConfig = try readJSON(dir + "/tokenizer_config.json")
-        let specialMap = try readJSON(dir + "/special_tokens_map.json")
+        let config = try readJSON(dir + "/config.json", object: true)
+        let tokenizerConfig = try readJSON(dir + "/tokenizer_config.json", object: true)
+        let specialMap = try readJSON(dir + "/special_tokens_map.json", object: true)
         let hf = try HFTokenizer(root: root, config: tokenizerConfig, specialMap: specialMap, path: tokenizerPath)
 
         var out = Writer()
@@ -75,16 +75,20 @@ public enum TokenizerGGUFExport {
 
     // MARK: files
 
-    static func readJSON(_ path: String) throws -> JSONValue? {
+    /// The JSON of a file, nil when there is none; with `object`, anything but an object is an error.
+    static func readJSON(_ path: String, object: Bool = false) throws -> JSONValue? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw TokenizerError.io(path: path, message: "cannot read the file")
         }
+        let v: JSONValue
         do {
-            return try JSONParser.parse([UInt8](data), maxDepth: 64)
+            v = try JSONParser.parse([UInt8](data), maxDepth: 64)
         } catch let e as JSONError {
             throw TokenizerError.invalidJSON(file: path, message: e.description)
         }
+        if object && v.objectMembers == nil { throw TokenizerError.io(path: path, message: "expected a JSON object") }
+        return v
     }
 
     /// tokenizer.json's `model.merges` as gguf-py's SpecialVocab writes them: "a b" strings as they are,

@@ -219,6 +219,7 @@ import Testing
             ("tokenizer.json", with("pre_tokenizer", .object([("type", .string("Telepathy"))]), in: json).serialized(),
              ["tokenizer.json", "pre_tokenizer.type", "Telepathy"]),
             ("tokenizer_config.json", "{\"bos_token\": \"<s>\",", ["tokenizer_config.json", "invalid JSON"]),
+            ("tokenizer_config.json", "[\"<s>\"]", ["tokenizer_config.json", "expected a JSON object"]),
         ]
         for b in bad {
             try Data(b.text.utf8).write(to: URL(fileURLWithPath: dir + "/" + b.file))

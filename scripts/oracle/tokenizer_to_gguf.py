@@ -23,8 +23,8 @@ keys from `moekit quantize`.
 
 One thing is not llama.cpp's own: its converter names the pre-tokenizer of a byte-level BPE
 tokenizer by hashing the ids it gives a fixed text, and only knows the hashes of full, published
-vocabularies. The tokenizers cut down for the tests (all but SmolLM2's) have no known hash, so the
-converter stops ("BPE pre-tokenizer was not recognized"). For those, and only when the converter
+vocabularies. The byte-level tokenizers cut down for the tests (all but SmolLM2's) have no known
+hash, so the converter stops ("BPE pre-tokenizer was not recognized"). For those, and only when the converter
 does stop there, the name llama.cpp gives the model the tokenizer was cut from (`pre`, checked to
 be a name in the converter's table) is used instead; expected.json says which cases (`pre_source`).
 """
@@ -292,7 +292,8 @@ def main() -> None:
     for name in names:
         case = CASES[name]
         rec = run_case(name, lc)
-        rec["versions"] = {"llama.cpp": str(lc.relative_to(REPO) if lc.is_relative_to(REPO) else lc.name),
+        source = next((p.name for p in [lc, *lc.parents] if p.name.startswith("llama_cpp_python-")), lc.name)
+        rec["versions"] = {"llama.cpp": source,
                            "transformers": transformers.__version__}
         d = OUT / name
         shutil.rmtree(d, ignore_errors=True)
