@@ -6,8 +6,9 @@
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
-// e^x for x in [-87.3, 88.3] (inputs are clamped there: results stay normal floats).
+// e^x: inputs above 88.3 are clamped there (a finite result), below -87.3 the result is 0.
 static inline __m256 exp8(__m256 x) {
+    __m256 under = _mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_LT_OQ);
     x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
     __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
@@ -20,7 +21,27 @@ static inline __m256 exp8(__m256 x) {
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
     p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
     __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+    return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
+static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline float dot(const float *a, const float *b, long n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    float s = hsum8(_mm256_add_ps(s0, s1));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
 }
 #endif
 
@@ -35,6 +56,69 @@ void moe_swiglu(float *gate, const float *up, long n) {
     }
 #endif
     for (; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+
+void moe_attend_head(const float *q, const float *keys, const float *values, long stride, long headDim, long first, long last,
+                     float scale, float *scores, float *out) {
+    long n = last - first + 1;
+    if (n <= 0) {
+        for (long d = 0; d < headDim; d++) out[d] = 0;
+        return;
+    }
+    float m = -INFINITY;
+    for (long j = 0; j < n; j++) {
+#if defined(__AVX2__) && defined(__FMA__)
+        float v = dot(keys + (first + j) * stride, q, headDim) * scale;
+#else
+        float v = 0;
+        for (long d = 0; d < headDim; d++) v += keys[(first + j) * stride + d] * q[d];
+        v *= scale;
+#endif
+        scores[j] = v;
+        if (v > m) m = v;
+    }
+    // Softmax: exponentials, their sum, then the probabilities.
+    float sum = 0;
+    long j = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+    __m256 vs = _mm256_setzero_ps(), vm = _mm256_set1_ps(m);
+    for (; j + 8 <= n; j += 8) {
+        __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(scores + j), vm));
+        _mm256_storeu_ps(scores + j, e);
+        vs = _mm256_add_ps(vs, e);
+    }
+    sum = hsum8(vs);
+#endif
+    for (; j < n; j++) {
+        scores[j] = expf(scores[j] - m);
+        sum += scores[j];
+    }
+    float inv = 1.0f / sum;
+    for (j = 0; j < n; j++) scores[j] *= inv;
+    // out = Σ_j p_j · v_j, 32 dimensions at a time held in registers across all positions.
+    long d = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+    for (; d + 32 <= headDim; d += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+        for (j = 0; j < n; j++) {
+            const float *v = values + (first + j) * stride + d;
+            __m256 p = _mm256_set1_ps(scores[j]);
+            a0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v), a0);
+            a1 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 8), a1);
+            a2 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 16), a2);
+            a3 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 24), a3);
+        }
+        _mm256_storeu_ps(out + d, a0);
+        _mm256_storeu_ps(out + d + 8, a1);
+        _mm256_storeu_ps(out + d + 16, a2);
+        _mm256_storeu_ps(out + d + 24, a3);
+    }
+#endif
+    for (; d < headDim; d++) {
+        float a = 0;
+        for (j = 0; j < n; j++) a += scores[j] * values[(first + j) * stride + d];
+        out[d] = a;
+    }
 }
 
 float moe_exp_check(float x) {

@@ -101,13 +101,5 @@ public func layerNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, b
 public func attendHead(query q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>,
                        stride: Int, headDim: Int, first: Int, last: Int, scale: Float,
                        scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
-    let n = last &- first &+ 1
-    for j in 0..<n {
-        scores[j] = dotF32(UnsafeRawPointer(keys + (first &+ j) &* stride), q, headDim) * scale
-    }
-    softmaxInPlace(scores, n)
-    for d in 0..<headDim { out[d] = 0 }
-    for j in 0..<n {
-        addScaled(out, values + (first &+ j) &* stride, scores[j], headDim)
-    }
+    moe_attend_head(q, keys, values, stride, headDim, first, last, scale, scores, out)
 }

@@ -179,6 +179,30 @@ func encode(_ values: [Float], as dtype: DType) -> [UInt8] {
         for i in g.indices { #expect(abs(Double(g[i]) - ref[i]) <= 1e-6 * max(1, abs(ref[i])), "\(i): \(g[i]) vs \(ref[i])") }
     }
 
+    /// One query's attention (ops.c) against double precision: head sizes with and without vector
+    /// tails, one to 77 positions starting mid-cache, rows of a wider stride.
+    @Test func attentionMatchesDoublePrecision() {
+        for headDim in [64, 72, 13, 128] {
+            let stride = headDim * 3 + 5, positions = 80
+            let keys = randomFloats(positions * stride, seed: 81), values = randomFloats(positions * stride, seed: 82)
+            let q = randomFloats(headDim, seed: 83).map { $0 * 4 }
+            for (first, last) in [(0, 0), (3, 9), (2, 78)] {
+                let scale = 1 / Float(headDim).squareRoot()
+                var scores = [Float](repeating: 0, count: positions), out = [Float](repeating: 0, count: headDim)
+                attendHead(query: q, keys: keys, values: values, stride: stride, headDim: headDim, first: first, last: last,
+                           scale: scale, scores: &scores, out: &out)
+                let logits = (first...last).map { j in (0..<headDim).reduce(0.0) { $0 + Double(keys[j * stride + $1]) * Double(q[$1]) } * Double(scale) }
+                let m = logits.max()!
+                let e = logits.map { Foundation.exp($0 - m) }, z = e.reduce(0, +)
+                for (j, p) in e.enumerated() { #expect(abs(Double(scores[j]) - p / z) <= 1e-6, "d\(headDim) score \(j)") }
+                for d in 0..<headDim {
+                    let ref = (first...last).enumerated().reduce(0.0) { $0 + e[$1.offset] / z * Double(values[$1.element * stride + d]) }
+                    #expect(abs(Double(out[d]) - ref) <= 1e-5, "d\(headDim) [\(first), \(last)] dim \(d): \(out[d]) vs \(ref)")
+                }
+            }
+        }
+    }
+
     @Test func rmsNormMatchesReference() {
         let n = 77
         let x = randomFloats(n, seed: 3), w = randomFloats(n, seed: 4)

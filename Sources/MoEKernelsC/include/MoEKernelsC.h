@@ -79,6 +79,10 @@ int moe_dot_wide_rows(int type, const void *w, long cols, long rowBytes, long r0
                       long ystride, long tokens);
 /// gate[i] = silu(gate[i]) · up[i] for n elements (ops.c; vectorised exp, relative error ~1e-7).
 void moe_swiglu(float *gate, const float *up, long n);
+/// One query's attention over positions first ... last of a head (ops.c): scores[j] = softmax_j(scale ·
+/// q·k_j) (k_j = keys + (first+j)·stride), out[0..<headDim] = Σ_j scores[j] · v_j.
+void moe_attend_head(const float *q, const float *keys, const float *values, long stride, long headDim, long first, long last,
+                     float scale, float *scores, float *out);
 /// The vectorised exp of ops.c for one value (tests).
 float moe_exp_check(float x);
 /// Keeps freed blocks of up to 8 MB in the heap (glibc), so per-token buffers (a logits row) are reused.
