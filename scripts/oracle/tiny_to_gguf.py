@@ -13,11 +13,12 @@ Tests/Fixtures/gguf/<name>.gguf (GGUF v3, default alignment 32). The output is d
 
 Fixtures and the llama.cpp architecture each becomes: llama, llama_f16 -> llama; qwen2 -> qwen2;
 qwen3 -> qwen3; qwen2_moe -> qwen2moe; qwen3_moe -> qwen3moe; olmoe -> olmoe; deepseek_v3,
-deepseek_v3_noq -> deepseek2; glm4_moe -> glm4moe; granite -> granite; granitemoe -> granitemoe.
-scripts/oracle/GGUF_ARCHS.md documents the last four architectures key by key and tensor by tensor.
+deepseek_v3_noq -> deepseek2; deepseek_v32 -> deepseek32; glm_moe_dsa -> glm-dsa; glm4_moe -> glm4moe;
+granite -> granite; granitemoe -> granitemoe. scripts/oracle/GGUF_ARCHS.md documents the last six
+architectures key by key and tensor by tensor.
 
 What the layout follows (llama.cpp's convert_hf_to_gguf.py / conversion/*.py at master, together with
-gguf-py's constants and tensor map; this is an independent re-implementation for these twelve
+gguf-py's constants and tensor map; this is an independent re-implementation for these fourteen
 fixtures, not a copy):
 
 * Output type: like `--outtype` set to the checkpoint's own dtype. F32 checkpoints -> ALL_F32, F16 ->
@@ -45,6 +46,15 @@ fixtures, not a copy):
   kv_lora_rank (the latent MQA view), and key_length_mla / value_length_mla carry the real head sizes.
   e_score_correction_bias becomes blk.N.exp_probs_b.bias; yarn_log_multiplier is 0.1 * mscale_all_dim.
   q_lora_rank is omitted when the config's is null (deepseek_v3_noq: attn_q instead of attn_q_a/_b).
+* deepseek32 / glm-dsa (DeepseekV32Model / GlmMoeDsaModel, DeepseekV2Model subclasses): everything
+  deepseek2 writes, plus the DSA indexer: attention.indexer.head_count / key_length / top_k
+  (index_n_heads, index_head_dim, index_topk) and per layer blk.N.indexer.attn_q_b (wq_b),
+  indexer.attn_k (wk), indexer.k_norm.weight/.bias, indexer.proj (weights_proj), all as they are.
+  glm-dsa also writes attention.indexer.types, one BOOL per decoder layer (true = "full", false =
+  "shared": no indexer tensors, the previous full layer's choice reused), and rewrites
+  rope.dimension_count (same slot) as qk_rope_head_dim * partial_rotary_factor (default 1). Neither
+  drops the NextN/MTP layers: block_count includes num_nextn_predict_layers (written when the config
+  has it; these two fixtures have none). The pre-FFN norm is ffn_norm, as in deepseek2.
 * glm4moe (Glm4MoeModel): rope.dimension_count = head_dim * partial_rotary_factor; the pre-FFN norm is
   blk.N.post_attention_norm (not ffn_norm); q/k/v biases and per-head q/k norms are written as they
   are; expert_gating_func is always 2 (sigmoid). block_count includes num_nextn_predict_layers (the
@@ -73,6 +83,12 @@ Deliberate departures from the stock converter, because these fixtures go where 
   is always sigmoid), while the real DeepSeek-V3 / Kimi-K2 config.json files say "scoring_func":
   "sigmoid", which the stock converter turns into exactly this key, in this slot. Without it llama.cpp
   falls back to softmax gating and the logits are wrong (checked: 0.67 relative error).
+* deepseek_v32: `deepseek32.expert_gating_func = 2` likewise (DeepSeek-V3.2-Exp's config.json says
+  "scoring_func": "sigmoid"; transformers' DeepseekV32Config drops it). The DEEPSEEK32 loader requires
+  the key, so without it llama.cpp refuses the file. For the comparison with llama.cpp's converter, the
+  converter is run on a copy of the fixture whose config.json has that field (LLAMACPP_CONFIG_PATCH),
+  and the two files are then identical. glm_moe_dsa needs nothing of the kind: the GLM_DSA loader
+  routes with a sigmoid when the key is absent, and the file is what the converter writes.
 
 Things llama.cpp itself would reject in three of these files, because the tiny fixtures are more
 general than the real models (--verify runs llama.cpp on them when it is built, see below): OLMoE's
@@ -83,6 +99,10 @@ of qwen3_moe cannot load; and DEEPSEEK2's loader requires attention.q_lora_rank 
 omitted as the converter omits it) does not load. Written with q_lora_rank = 0 it would (checked in an
 F32 variant: logits match the oracle to 7e-7), but real q-LoRA-free files (DeepSeek-V2-Lite) have no
 such key either, so the fixture keeps the converter's layout.
+llama.cpp also cannot run the two DSA files as they are: it multiplies the indexer's q and k by a
+Hadamard matrix of at least 64 x 64 and asserts on 16-wide indexer heads (real models have 128).
+--verify runs it on a copy of the checkpoint with the indexer heads padded to 64 without changing the
+model (pad_indexer_heads), converted by this script.
 
 Qwen2-MoE's shared-expert gate (HF shared_expert_gate.weight, [1, n_embd]) is written 2-D, ne
 {n_embd, 1}, F32, as the converter has done since it stopped squeezing tensors. llama.cpp declares it
@@ -93,14 +113,15 @@ the 1-D form (it expand_dims the tensor to [1, 1, n_embd] and then rejects the s
 shapes, types, values, the permutation, the kv_b split rebuilt with explicit loops, and for deepseek2
 kv_b_proj reassembled from attn_k_b/attn_v_b bit for bit), checks that rope_freqs reproduces the
 fixture's `rope_inv_freq`, and then runs the model and compares the logits with oracle.json:
-the seven older fixtures through transformers' GGUF loader; deepseek2/glm4moe/granite/granitemoe,
-which that loader does not know, through hf_config_from_gguf + hf_tensors_from_gguf below (a reader
+the seven older fixtures through transformers' GGUF loader; deepseek2/deepseek32/glm-dsa/glm4moe/
+granite/granitemoe, which that loader does not know, through hf_config_from_gguf + hf_tensors_from_gguf below (a reader
 written from GGUF_ARCHS.md: metadata -> Hugging Face config, tensors -> checkpoint tensors), then
 transformers. When a llama.cpp source tree with conversion/ is found (LLAMA_CPP_DIR, or the one
 scripts/bench/build_llamacpp.sh unpacks under .cache/llama.cpp/), its converter is run on the fixture
 (placeholder vocabulary patched in) and its file compared with ours key by key and tensor by tensor;
 and when libllama.so is built there, llama.cpp evaluates each file and its logits are compared with
-the oracle's (F32 files within 1e-4).
+the oracle's (F32 files within 1e-4; for the DSA files also the greedy tokens and the positions each
+indexer picks).
 """
 
 from __future__ import annotations
@@ -128,6 +149,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 TINY_ROOT = REPO_ROOT / "Tests" / "Fixtures" / "tiny"
 OUT_ROOT = REPO_ROOT / "Tests" / "Fixtures" / "gguf"
 
+# gguf-py 0.19.0 (PyPI) predates llama.cpp's DEEPSEEK32 architecture ("deepseek32"). llama.cpp's own
+# gguf-py gives it exactly GLM_DSA's tensor names (less the legacy attn_kv_b, which is never written),
+# so without it GLM_DSA's tensor map names deepseek_v32's tensors.
+DEEPSEEK32_TENSOR_ARCH = getattr(MODEL_ARCH, "DEEPSEEK32", MODEL_ARCH.GLM_DSA)
+
 # fixture name -> (llama.cpp architecture, converter family)
 FIXTURES: dict[str, tuple[MODEL_ARCH, str]] = {
     "llama": (MODEL_ARCH.LLAMA, "llama"),
@@ -139,12 +165,18 @@ FIXTURES: dict[str, tuple[MODEL_ARCH, str]] = {
     "olmoe": (MODEL_ARCH.OLMOE, "olmoe"),
     "deepseek_v3": (MODEL_ARCH.DEEPSEEK2, "deepseek2"),
     "deepseek_v3_noq": (MODEL_ARCH.DEEPSEEK2, "deepseek2"),
+    "deepseek_v32": (DEEPSEEK32_TENSOR_ARCH, "deepseek32"),
+    "glm_moe_dsa": (MODEL_ARCH.GLM_DSA, "glmdsa"),
     "glm4_moe": (MODEL_ARCH.GLM4_MOE, "glm4moe"),
     "granite": (MODEL_ARCH.GRANITE, "granite"),
     "granitemoe": (MODEL_ARCH.GRANITE_MOE, "granite"),
 }
 # families whose per-expert checkpoint tensors (mlp.experts.{x}.{proj}) are stacked per layer
-PER_EXPERT_FAMILIES = ("qwen2moe", "olmoe", "deepseek2", "glm4moe")
+# families written by DeepseekV2Model or a subclass: MLA in llama.cpp's absorbed form
+MLA_FAMILIES = ("deepseek2", "deepseek32", "glmdsa")
+# ... of which DeepseekV32Model and GlmMoeDsaModel add the DSA indexer and keep the NextN/MTP blocks
+DSA_FAMILIES = ("deepseek32", "glmdsa")
+PER_EXPERT_FAMILIES = ("qwen2moe", "olmoe", "glm4moe") + MLA_FAMILIES
 # families whose q/k rows are permuted to llama.cpp's interleaved-pair (NORM) rope layout
 PERMUTED_FAMILIES = ("llama", "granite")
 
@@ -166,6 +198,11 @@ DENSE_FALLBACK = {
     "up_proj": MODEL_TENSOR.FFN_UP,
     "down_proj": MODEL_TENSOR.FFN_DOWN,
 }
+
+
+def arch_name(name: str) -> str:
+    """general.architecture of a fixture's file."""
+    return "deepseek32" if FIXTURES[name][1] == "deepseek32" else gguf.MODEL_ARCH_NAMES[FIXTURES[name][0]]
 
 
 class Writer(gguf.GGUFWriter):
@@ -270,22 +307,23 @@ def n_experts(cfg: dict[str, Any]) -> int | None:
 
 
 def block_count(family: str, cfg: dict[str, Any]) -> int:
-    """GLM-4-MoE appends its NextN/MTP layers to the decoder blocks (blk.{n_layer} ...), so its
-    block_count includes them; DeepSeek-V2/V3's converter drops them (skip_mtp)."""
+    """GLM-4-MoE, DeepSeek-V3.2 and GLM-5 append their NextN/MTP layers to the decoder blocks
+    (blk.{n_layer} ...), so their block_count includes them; DeepSeek-V2/V3's converter drops them
+    (skip_mtp)."""
     n = cfg["num_hidden_layers"]
-    if family == "glm4moe":
+    if family in ("glm4moe",) + DSA_FAMILIES:
         n += cfg.get("num_nextn_predict_layers") or 0
     return n
 
 
-def write_hparams(w: Writer, arch: MODEL_ARCH, family: str, cfg: dict[str, Any], ftype: LlamaFileType) -> None:
+def write_hparams(w: Writer, family: str, cfg: dict[str, Any], ftype: LlamaFileType) -> None:
     """The key/value pairs convert_hf_to_gguf writes for these architectures, in its order.
 
     Where the converter writes a key twice (TextModel.set_gguf_parameters, then the model class),
     gguf-py keeps the first slot and the last value; the same happens here (the duplicate-key warning
     of GGUFWriter is silenced, it is expected)."""
     cfg = dict(cfg)
-    if family == "deepseek2":
+    if family in MLA_FAMILIES:
         cfg["num_key_value_heads"] = 1  # MLA is written as MQA over the latent (one kv head)
         cfg.setdefault("rms_norm_eps", 1e-6)
     if family == "granite":
@@ -327,10 +365,12 @@ def write_hparams(w: Writer, arch: MODEL_ARCH, family: str, cfg: dict[str, Any],
     if (v := cfg.get("topk_group")) is not None:
         w.add_expert_group_used_count(v)
     score_func = cfg.get("scoring_func")
-    if score_func is None and family == "deepseek2":
-        # Departure: transformers' DeepseekV3Config has no scoring_func (the router is always
-        # sigmoid), so the fixture config lacks the key that real DeepSeek-V3 configs carry
-        # ("scoring_func": "sigmoid"); without it llama.cpp would fall back to softmax.
+    if score_func is None and family in ("deepseek2", "deepseek32"):
+        # Departure: transformers' DeepseekV3Config / DeepseekV32Config have no scoring_func (the
+        # router is always sigmoid), so the fixture config lacks the key that real DeepSeek-V3 and
+        # V3.2 configs carry ("scoring_func": "sigmoid"); without it llama.cpp would fall back to
+        # softmax (deepseek2) or refuse the file (deepseek32 requires the key). GLM-5's loader
+        # defaults to sigmoid, so glmdsa writes what the converter writes: nothing.
         score_func = "sigmoid"
     if score_func is not None:
         w.add_expert_gating_func({"softmax": gguf.ExpertGatingFuncType.SOFTMAX,
@@ -360,7 +400,7 @@ def write_hparams(w: Writer, arch: MODEL_ARCH, family: str, cfg: dict[str, Any],
             w.add_expert_feed_forward_length(v)
         if (v := cfg.get("shared_expert_intermediate_size")) is not None:
             w.add_expert_shared_feed_forward_length(v)
-    elif family == "deepseek2":
+    elif family in MLA_FAMILIES:
         has_moe = cfg.get("n_routed_experts") is not None
         first_dense = cfg.get("first_k_dense_replace")
         if first_dense is None:
@@ -389,6 +429,19 @@ def write_hparams(w: Writer, arch: MODEL_ARCH, family: str, cfg: dict[str, Any],
         if (v := rope_params(cfg).get("mscale_all_dim")) is not None:
             # llama.cpp's legacy DeepSeek convention: 0.1 * mscale_all_dim (the loader divides by 0.1)
             w.add_rope_scaling_yarn_log_mul(0.1 * v)
+        if family == "glmdsa":
+            # GlmMoeDsaModel rewrites rope.dimension_count (same slot) with a partial rotary factor
+            w.add_rope_dimension_count(int(cfg["qk_rope_head_dim"] * rope_params(cfg).get("partial_rotary_factor", 1.0)))
+        if family in DSA_FAMILIES:
+            if (v := cfg.get("num_nextn_predict_layers")) is not None:
+                w.add_nextn_predict_layers(v)
+            w.add_uint32(f"{w.arch}.attention.indexer.head_count", cfg["index_n_heads"])
+            w.add_uint32(f"{w.arch}.attention.indexer.key_length", cfg["index_head_dim"])
+            w.add_uint32(f"{w.arch}.attention.indexer.top_k", cfg["index_topk"])
+        if family == "glmdsa" and (types := cfg.get("indexer_types")) is not None:
+            # "full" (the layer runs its own indexer) -> true, "shared" (reuses the previous
+            # full layer's top-k) -> false; an array of BOOL, one per decoder layer
+            w.add_array(f"{w.arch}.attention.indexer.types", [t == "full" for t in types])
     elif family == "glm4moe":
         hd = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
         w.add_rope_dimension_count(int(hd * rope_params(cfg).get("partial_rotary_factor", 0.5)))
@@ -428,9 +481,9 @@ def block_id(name: str) -> int | None:
 
 
 class Converter:
-    def __init__(self, name: str):
+    def __init__(self, name: str, fixture_dir: Path | None = None):
         self.name = name
-        self.fixture_dir = TINY_ROOT / name
+        self.fixture_dir = fixture_dir or TINY_ROOT / name
         self.arch, self.family = FIXTURES[name]
         self.cfg = load_config(self.fixture_dir)
         self.n_layer = block_count(self.family, self.cfg)
@@ -467,11 +520,12 @@ class Converter:
     # tensor stream -----------------------------------------------------------------------------
     def modify(self, name: str, t: torch.Tensor, bid: int | None) -> Iterator[tuple[str, torch.Tensor]]:
         cfg = self.cfg
-        if self.family == "deepseek2":
+        if self.family in MLA_FAMILIES:
             if cfg.get("tie_word_embeddings") and name in ("lm_head.weight", "model.lm_head.weight"):
                 return
-            if bid is not None and re.match(r"model\.layers\.\d+", name) and bid >= cfg["num_hidden_layers"]:
-                return  # skip_mtp: DeepSeek's NextN layers are not converted
+            if (self.family == "deepseek2" and bid is not None and re.match(r"model\.layers\.\d+", name)
+                    and bid >= cfg["num_hidden_layers"]):
+                return  # skip_mtp: DeepSeek-V2/V3's NextN layers are not converted (V3.2's and GLM-5's are)
         if self.family in PERMUTED_FAMILIES:
             n_head = cfg["num_attention_heads"]
             n_kv = cfg["num_key_value_heads"]
@@ -491,7 +545,7 @@ class Converter:
             yield self.tensor_name(keys[0], bid), gate
             yield self.tensor_name(keys[1], bid), up
             return
-        if self.family == "deepseek2" and name.endswith("kv_b_proj.weight"):
+        if self.family in MLA_FAMILIES and name.endswith("kv_b_proj.weight"):
             # MLA absorption layout: per head, kv_b rows are [k_nope (nope) ; v (v_head_dim)];
             # k_b = k_nope part transposed to [head, kv_lora_rank, nope], v_b = [head, v_head_dim, kv_lora_rank]
             n_head_kv = cfg["num_key_value_heads"]  # the config's value (= n_head), not the 1 written
@@ -502,7 +556,7 @@ class Converter:
             yield self.map_name(name.replace("kv_b_proj", "k_b_proj")), k_b.transpose(1, 2)
             yield self.map_name(name.replace("kv_b_proj", "v_b_proj")), v_b
             return
-        is_expert = ("mlp.experts" in name) if self.family in ("deepseek2", "glm4moe") else ("experts" in name)
+        is_expert = ("mlp.experts" in name) if self.family in ("glm4moe",) + MLA_FAMILIES else ("experts" in name)
         if self.family in PER_EXPERT_FAMILIES and is_expert:
             assert bid is not None
             n_expert = n_experts(cfg)
@@ -551,7 +605,7 @@ class Converter:
 
     # whole file --------------------------------------------------------------------------------
     def convert(self, out_path: Path) -> None:
-        w = Writer(path=None, arch=gguf.MODEL_ARCH_NAMES[self.arch])
+        w = Writer(path=None, arch=arch_name(self.name))
         for new_name, t in self.tensors():
             data = t.numpy()
             qtype = self.qtype_for(new_name, data.ndim)
@@ -565,7 +619,7 @@ class Converter:
             meta.size_label = gguf.size_label(total, shared, expert, n_expert)
         w.add_type(gguf.GGUFType.MODEL)
         meta.set_gguf_meta_model(w)
-        write_hparams(w, self.arch, self.family, self.cfg, self.ftype)
+        write_hparams(w, self.family, self.cfg, self.ftype)
         w.add_quantization_version(gguf.GGML_QUANT_VERSION)
         self.write_vocab(w)
         out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -637,11 +691,12 @@ def check_against_checkpoint(name: str, path: Path) -> list[str]:
             continue
         bid = block_id(hf)
         a = t.numpy()
-        if conv.family == "deepseek2" and (
-                (hf.startswith("model.layers.") and bid is not None and bid >= cfg["num_hidden_layers"])
+        if conv.family in MLA_FAMILIES and (
+                (conv.family == "deepseek2" and hf.startswith("model.layers.") and bid is not None
+                 and bid >= cfg["num_hidden_layers"])
                 or (cfg.get("tie_word_embeddings") and hf == "lm_head.weight")):
             continue  # NextN layers and a tied lm_head are not written
-        if conv.family == "deepseek2" and hf.endswith(".self_attn.kv_b_proj.weight"):
+        if conv.family in MLA_FAMILIES and hf.endswith(".self_attn.kv_b_proj.weight"):
             # explicit loops: per head h, kv_b rows h*(nope+v) .. +nope are k_nope, the next v rows are v
             nope, vd, rank = cfg["qk_nope_head_dim"], cfg["v_head_dim"], a.shape[1]
             k_b = np.empty((n_head, rank, nope), dtype=a.dtype)  # GGML ne {nope, rank, n_head}
@@ -771,9 +826,9 @@ def transformers_mapping_strict(name: str, path: Path) -> tuple[np.ndarray, list
 
     cfg = AutoConfig.from_pretrained(TINY_ROOT / name)
     model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager", dtype=torch.float32)
-    arch_name = gguf.MODEL_ARCH_NAMES[FIXTURES[name][0]]
-    processor_cls = mg.TENSOR_PROCESSORS.get(arch_name, mg.TensorProcessor)
-    if arch_name == "olmoe":
+    arch = arch_name(name)
+    processor_cls = mg.TENSOR_PROCESSORS.get(arch, mg.TensorProcessor)
+    if arch == "olmoe":
         processor_cls = mg.Qwen2MoeTensorProcessor  # same per-expert checkpoint layout
     processor = processor_cls(config=cfg.to_dict())
     mapping = mg.get_gguf_hf_weights_map(model, processor)
@@ -812,14 +867,16 @@ def transformers_mapping_strict(name: str, path: Path) -> tuple[np.ndarray, list
     return run_logits(name, model), notes
 
 
-# ------------------------------------------------- reading deepseek2 / glm4moe / granite(moe) back
-# transformers' GGUF loader does not know these four architectures. Instead, a small reader written
+# ------------------------- reading deepseek2 / deepseek32 / glm-dsa / glm4moe / granite(moe) back
+# transformers' GGUF loader does not know these six architectures. Instead, a small reader written
 # from scripts/oracle/GGUF_ARCHS.md alone (metadata -> Hugging Face config, GGUF tensors ->
 # checkpoint tensors, every transform undone) rebuilds a checkpoint that transformers then runs.
 # It is the Python twin of what MoEKit's Swift loader has to do.
 
 READER_ARCHS = {
     "deepseek2": ("deepseek_v3", "DeepseekV3ForCausalLM"),
+    "deepseek32": ("deepseek_v32", "DeepseekV32ForCausalLM"),
+    "glm-dsa": ("glm_moe_dsa", "GlmMoeDsaForCausalLM"),
     "glm4moe": ("glm4_moe", "Glm4MoeForCausalLM"),
     "granite": ("granite", "GraniteForCausalLM"),
     "granitemoe": ("granitemoe", "GraniteMoeForCausalLM"),
@@ -833,8 +890,21 @@ def gguf_kv(path: Path) -> tuple[dict[str, Any], list[str]]:
     return kv, [t.name for t in r.tensors]
 
 
+def yarn_mscale(factor: float, m: float) -> float:
+    return 1.0 if factor <= 1 else 1 + 0.1 * m * math.log(factor)
+
+
+def glm_dsa_default_indexer_full(n_layer: int, n_ctx: int) -> list[bool]:
+    """glm-dsa without attention.indexer.types (GGUF_ARCHS.md §6.3): GLM-5/5.1 files (context below
+    2^20) run an indexer on every layer; longer-context files get GLM-5.2's pattern (layers 0, 1 and
+    then every fourth from 2 up to 74; none from 78 on)."""
+    if n_ctx < 1048576:
+        return [True] * n_layer
+    return [i < 2 or (i < 78 and (i - 2) % 4 == 0) for i in range(n_layer)]
+
+
 def hf_config_from_gguf(path: Path) -> dict[str, Any]:
-    """The Hugging Face config a GGUF of one of the four architectures describes (GGUF_ARCHS.md)."""
+    """The Hugging Face config a GGUF of one of the six architectures describes (GGUF_ARCHS.md)."""
     kv, names = gguf_kv(path)
     arch = kv["general.architecture"]
 
@@ -858,14 +928,15 @@ def hf_config_from_gguf(path: Path) -> dict[str, Any]:
         "tie_word_embeddings": "output.weight" not in names,
         "hidden_act": "silu",
     }
-    if arch == "deepseek2":
+    if arch in ("deepseek2", "deepseek32", "glm-dsa"):
         n_rot = g("rope.dimension_count")
         # MLA files: *_mla are the real head sizes (key_length/value_length describe the latent MQA
         # view); legacy files (unsplit attn_kv_b) have no *_mla and the real sizes in key/value_length
         k_head = g("attention.key_length_mla", None) or g("attention.key_length")
         v_head = g("attention.value_length_mla", None) or g("attention.value_length")
-        if g("expert_gating_func", 0) != 2:
-            raise ValueError("transformers' DeepseekV3 routes with a sigmoid only (expert_gating_func 2)")
+        # absent: softmax for deepseek2, sigmoid for glm-dsa, refused for deepseek32 (§3.5, §6.2)
+        if g("expert_gating_func", 2 if arch == "glm-dsa" else 0) != 2:
+            raise ValueError(f"transformers' {model_type} routes with a sigmoid only (expert_gating_func 2)")
         cfg.update({
             "num_key_value_heads": n_head,  # head_count_kv (1) is the latent MQA view
             "q_lora_rank": g("attention.q_lora_rank", None) or None,
@@ -886,9 +957,31 @@ def hf_config_from_gguf(path: Path) -> dict[str, Any]:
                          "original_max_position_embeddings": g("rope.scaling.original_context_length"),
                          "beta_fast": g("rope.scaling.yarn_beta_fast", 32.0),
                          "beta_slow": g("rope.scaling.yarn_beta_slow", 1.0)})
-            if (log_mul := g("rope.scaling.yarn_log_multiplier", None)) is not None:
-                # deepseek2 stores 0.1 * mscale_all_dim; llama.cpp assumes mscale == mscale_all_dim
-                rope["mscale_all_dim"] = rope["mscale"] = log_mul / 0.1
+            log_mul = g("rope.scaling.yarn_log_multiplier", None) if arch != "glm-dsa" else None  # §6.4
+            if arch == "deepseek2":
+                if log_mul is not None:
+                    # deepseek2 stores 0.1 * mscale_all_dim; llama.cpp assumes mscale == mscale_all_dim
+                    rope["mscale_all_dim"] = rope["mscale"] = log_mul / 0.1
+            else:
+                # deepseek32 (mscale 1) / glm-dsa (no multiplier): cos and sin scaled by
+                # mscale(f, 1) / mscale(f, m), q.k by mscale(f, 1)^2 on top (GGUF_ARCHS.md §6.4)
+                f, m = rope["factor"], (log_mul or 0) / 0.1
+                rope["attention_factor"] = yarn_mscale(f, 1) / (yarn_mscale(f, m) if m else 1)
+                rope["mscale_all_dim"] = 1.0
+        if arch in ("deepseek32", "glm-dsa"):
+            cfg.update({
+                "index_n_heads": g("attention.indexer.head_count"),
+                "index_head_dim": g("attention.indexer.key_length"),
+                "index_topk": g("attention.indexer.top_k"),
+                "num_nextn_predict_layers": g("nextn_predict_layers", 0),
+            })
+        if arch == "glm-dsa":
+            full = g("attention.indexer.types", None)
+            if full is None:
+                full = glm_dsa_default_indexer_full(n_layer, g("context_length"))
+            if len(full) != n_layer:
+                raise ValueError(f"glm-dsa.attention.indexer.types has {len(full)} entries for {n_layer} layers")
+            cfg["indexer_types"] = ["full" if x else "shared" for x in full]
     elif arch == "glm4moe":
         hd = g("attention.key_length")
         rope["partial_rotary_factor"] = g("rope.dimension_count") / hd
@@ -936,7 +1029,7 @@ def unpermute_rope_rows(a: np.ndarray, n_head: int) -> np.ndarray:
 
 def hf_tensors_from_gguf(path: Path, cfg: dict[str, Any]) -> dict[str, np.ndarray]:
     """Checkpoint-format tensors (the fixture's safetensors names) rebuilt from a GGUF of one of the
-    four architectures, float32 (GGUF_ARCHS.md, "tensors")."""
+    six architectures, float32 (GGUF_ARCHS.md, "tensors")."""
     kv, _ = gguf_kv(path)
     arch = kv["general.architecture"]
     got = {n: arr for n, (_, _, arr) in reader_tensors(path).items()}
@@ -957,7 +1050,11 @@ def hf_tensors_from_gguf(path: Path, cfg: dict[str, Any]) -> dict[str, np.ndarra
         "attn_kv_a_mqa.weight": "self_attn.kv_a_proj_with_mqa.weight",
         "attn_kv_a_norm.weight": "self_attn.kv_a_layernorm.weight",
         "attn_kv_b.weight": "self_attn.kv_b_proj.weight",  # legacy (pre-MLA) files only
-        # glm4moe NextN/MTP blocks
+        # deepseek32 / glm-dsa DSA indexer
+        "indexer.attn_q_b.weight": "self_attn.indexer.wq_b.weight", "indexer.attn_k.weight": "self_attn.indexer.wk.weight",
+        "indexer.k_norm.weight": "self_attn.indexer.k_norm.weight", "indexer.k_norm.bias": "self_attn.indexer.k_norm.bias",
+        "indexer.proj.weight": "self_attn.indexer.weights_proj.weight",
+        # NextN/MTP blocks (glm4moe, deepseek32, glm-dsa)
         "nextn.eh_proj.weight": "eh_proj.weight", "nextn.enorm.weight": "enorm.weight",
         "nextn.hnorm.weight": "hnorm.weight", "nextn.embed_tokens.weight": "embed_tokens.weight",
         "nextn.shared_head_head.weight": "shared_head.head.weight",
@@ -966,7 +1063,8 @@ def hf_tensors_from_gguf(path: Path, cfg: dict[str, Any]) -> dict[str, np.ndarra
     for p in ("q", "k", "v"):
         for s in ("weight", "bias"):
             per_layer[f"attn_{p}.{s}"] = f"self_attn.{p}_proj.{s}"
-    if arch in ("deepseek2", "glm4moe"):
+    deepseek_moe = ("deepseek2", "deepseek32", "glm-dsa", "glm4moe")
+    if arch in deepseek_moe:
         per_layer.update({"ffn_gate_inp.weight": "mlp.gate.weight", "exp_probs_b.bias": "mlp.gate.e_score_correction_bias"})
         for p in ("gate", "up", "down"):
             per_layer[f"ffn_{p}_shexp.weight"] = f"mlp.shared_experts.{p}_proj.weight"
@@ -974,7 +1072,8 @@ def hf_tensors_from_gguf(path: Path, cfg: dict[str, Any]) -> dict[str, np.ndarra
         per_layer.update({"ffn_gate_inp.weight": "block_sparse_moe.router.layer.weight",
                           "ffn_down_exps.weight": "block_sparse_moe.output_linear.weight",
                           "ffn_down_shexp.weight": "shared_mlp.output_linear.weight"})
-    halves = {"deepseek2": ("attn_k_b.weight", "attn_v_b.weight"),
+    halves = {"deepseek2": ("attn_k_b.weight", "attn_v_b.weight"), "deepseek32": ("attn_k_b.weight", "attn_v_b.weight"),
+              "glm-dsa": ("attn_k_b.weight", "attn_v_b.weight"),
               "granitemoe": ("ffn_gate_exps.weight", "ffn_up_exps.weight", "ffn_gate_shexp.weight", "ffn_up_shexp.weight")}
     out: dict[str, np.ndarray] = {}
     pending: dict[tuple[int, str], np.ndarray] = {}
@@ -987,7 +1086,7 @@ def hf_tensors_from_gguf(path: Path, cfg: dict[str, Any]) -> dict[str, np.ndarra
             raise ValueError(f"unexpected tensor {name}")
         bid, suffix = int(m.group(1)), m.group(2)
         pre = f"model.layers.{bid}."
-        if arch in ("deepseek2", "glm4moe") and (e := re.fullmatch(r"ffn_(gate|up|down)_exps\.weight", suffix)):
+        if arch in deepseek_moe and (e := re.fullmatch(r"ffn_(gate|up|down)_exps\.weight", suffix)):
             for x in range(a.shape[0]):  # [n_expert, rows, cols] -> one matrix per expert
                 out[f"{pre}mlp.experts.{x}.{e.group(1)}_proj.weight"] = a[x]
         elif suffix in halves.get(arch, ()):
@@ -1089,6 +1188,11 @@ LLAMACPP_EXPECTED_DIFFS: dict[str, set[str]] = {
     "deepseek_v3": {"kv deepseek2.expert_gating_func"},
     "deepseek_v3_noq": {"kv deepseek2.expert_gating_func"},
 }
+# Fields added to a copy of the fixture's config.json before llama.cpp's converter sees it: what the
+# real model's config.json says and transformers' config class drops (the comparison stays exact).
+LLAMACPP_CONFIG_PATCH: dict[str, dict[str, Any]] = {
+    "deepseek_v32": {"scoring_func": "sigmoid"},  # DeepSeek-V3.2-Exp's config.json; deepseek32 requires the key
+}
 _LLAMACPP_RUNNER = r'''
 import sys
 from pathlib import Path
@@ -1129,10 +1233,18 @@ def llamacpp_crosscheck(name: str, path: Path) -> tuple[bool, str]:
     lc = find_llama_cpp()
     if lc is None:
         return True, "skipped (no llama.cpp checkout with conversion/ found; set LLAMA_CPP_DIR)"
+    import shutil
+
     conv = Converter(name)
     with tempfile.TemporaryDirectory() as tmp:
         ref = Path(tmp) / "ref.gguf"
-        res = subprocess.run([sys.executable, "-c", _LLAMACPP_RUNNER, str(lc), str(conv.fixture_dir), str(ref),
+        fixture = conv.fixture_dir
+        if name in LLAMACPP_CONFIG_PATCH:
+            fixture = Path(tmp) / name  # same directory name: general.name comes from it
+            shutil.copytree(conv.fixture_dir, fixture)
+            cfg = load_config(fixture) | LLAMACPP_CONFIG_PATCH[name]
+            (fixture / "config.json").write_text(json.dumps(cfg, indent=2))
+        res = subprocess.run([sys.executable, "-c", _LLAMACPP_RUNNER, str(lc), str(fixture), str(ref),
                               conv.ftype.name], capture_output=True, text=True)
         if res.returncode != 0 or not ref.is_file():
             last = (res.stderr.strip().splitlines() or ["?"])[-1][:160]
@@ -1142,6 +1254,8 @@ def llamacpp_crosscheck(name: str, path: Path) -> tuple[bool, str]:
     expected = LLAMACPP_EXPECTED_DIFFS.get(name, set())
     unexpected = sorted(diffs - expected)
     msg = f"{lc.relative_to(REPO_ROOT) if lc.is_relative_to(REPO_ROOT) else lc}: "
+    if name in LLAMACPP_CONFIG_PATCH:
+        msg += f"(its config.json + {LLAMACPP_CONFIG_PATCH[name]}) "
     if unexpected:
         return False, msg + f"differs: {unexpected}"
     return True, msg + ("identical" if not diffs else f"identical except the deliberate {sorted(diffs)}")
@@ -1173,14 +1287,23 @@ def diff_gguf(a: Path, b: Path) -> set[str]:
 # would abort the process): one batch of the oracle's input_ids, logits at every position, F32 KV
 # cache, no flash attention, one thread. Files with F16/BF16 weights differ from the oracle by
 # llama.cpp's reduced-precision activations, so only the F32 files are held to 1e-4.
+#
+# DSA files (deepseek32, glm-dsa): llama.cpp multiplies the indexer's q and k by a Hadamard matrix of
+# at least 64 x 64 (an exact rotation, q.k unchanged), so it asserts on the fixtures' 16-wide indexer
+# heads. llama.cpp runs a copy of the checkpoint whose indexer heads are padded to 64 without changing
+# the model (pad_indexer_heads; transformers gives the oracle's logits on it), converted by this
+# script. The batch is then the prompt and the greedy tokens: the logits of the prompt positions are
+# compared, the top token at each later position must be the next greedy token, and the positions
+# each layer's indexer picks (graph nodes "top_k-N", read through the eval callback) must be the
+# oracle's.
 
 LLAMACPP_RUN_EXPECTED_FAIL = {
     "qwen3_moe": "QWEN3MOE wants ffn_gate_inp in every layer; layer 1 is dense",
     "olmoe": "OLMOE wants attn_k_norm of n_embd (64); with GQA it has n_kv_head*head_dim (32)",
     "deepseek_v3_noq": "no q_lora_rank key; llama.cpp only treats 26/27/48-layer files as q-LoRA-free",
 }
-_LIBLLAMA_RUNNER = r'''
-import glob, json, os, sys, types
+_LIBLLAMA_RUNNER = r"""
+import ctypes, glob, json, os, sys, types
 import numpy as np
 cache, gguf_path, oracle_path = sys.argv[1:4]
 os.environ["LLAMA_CPP_LIB_PATH"] = os.path.join(cache, "build", "bin")
@@ -1198,11 +1321,33 @@ if not model:
     err = [l.strip() for l in logs if "error loading model" in l]
     print(json.dumps({"error": (err or ["load failed"])[0]})); sys.exit(0)
 oracle = json.load(open(oracle_path))
-ids = oracle["input_ids"]; n = len(ids)
+dsa = "indexer_topk" in oracle
+ids = oracle["input_ids"] + (oracle["greedy"] if dsa else []); n = len(ids); P = len(oracle["input_ids"])
+
+class Tensor(ctypes.Structure):  # struct ggml_tensor (ggml.h), as far as the name and data
+    _fields_ = [("type", ctypes.c_int), ("buffer", ctypes.c_void_p), ("ne", ctypes.c_int64 * 4),
+                ("nb", ctypes.c_size_t * 4), ("op", ctypes.c_int), ("op_params", ctypes.c_int32 * 16),
+                ("flags", ctypes.c_int32), ("src", ctypes.c_void_p * 10), ("view_src", ctypes.c_void_p),
+                ("view_offs", ctypes.c_size_t), ("data", ctypes.c_void_p), ("name", ctypes.c_char * 64)]
+top_k = {}
+@ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_bool, ctypes.c_void_p)
+def eval_cb(ptr, ask, user_data):
+    t = Tensor.from_address(ptr)
+    name = t.name.decode(errors="replace")
+    if not name.startswith("top_k-") or name.endswith(")"):
+        return not ask
+    if not ask:  # I32 [n_top_k, n_tokens], contiguous, in host memory on the CPU backend
+        rows, cols = t.ne[1], t.ne[0]
+        top_k[int(name[6:])] = np.ctypeslib.as_array(ctypes.cast(t.data, ctypes.POINTER(ctypes.c_int32)),
+                                                     shape=(rows * cols,)).reshape(rows, cols).copy()
+    return True
+
 nv = ll.llama_vocab_n_tokens(ll.llama_model_get_vocab(model))
 cp = ll.llama_context_default_params()
 cp.n_ctx = cp.n_batch = cp.n_ubatch = 64; cp.n_seq_max = 1; cp.n_threads = cp.n_threads_batch = 1
 cp.flash_attn_type = ll.LLAMA_FLASH_ATTN_TYPE_DISABLED; cp.type_k = cp.type_v = ll.GGML_TYPE_F32; cp.no_perf = True
+if dsa:
+    cp.cb_eval = eval_cb
 ctx = ll.llama_init_from_model(model, cp)
 b = ll.llama_batch_init(n, 0, 1)
 for i, t in enumerate(ids):
@@ -1212,19 +1357,82 @@ if ll.llama_decode(ctx, b) != 0:
     print(json.dumps({"error": "llama_decode failed"})); sys.exit(0)
 got = np.stack([np.ctypeslib.as_array(ll.llama_get_logits_ith(ctx, p), shape=(nv,)).copy() for p in range(n)])
 ref = np.array(oracle["logits"], dtype=np.float32)
-print(json.dumps({"rel": float(np.abs(got - ref).max() / np.abs(ref).max()),
-                  "argmax": float((got.argmax(1) == ref.argmax(1)).mean())}))
-'''
+out = {"rel": float(np.abs(got[:P] - ref).max() / np.abs(ref).max()),
+       "argmax": float((got[:P].argmax(1) == ref.argmax(1)).mean())}
+if dsa:
+    out["greedy"] = sum(int(got[P - 1 + i].argmax()) == g for i, g in enumerate(oracle["greedy"]))
+    out["greedy_of"] = len(oracle["greedy"])
+    layers = oracle["indexer_topk"]
+    same = []
+    for l, want in enumerate(layers):
+        # a "shared" layer names the top_k of the full layer before it again: the node carries the
+        # name of the last layer that uses it
+        src = next((j for j in range(l, len(layers)) if j in top_k), None)
+        # positions beyond the query's (masked) may fill the k slots of early queries: left out,
+        # as the oracle leaves them out
+        same.append(0 if src is None else sum(sorted(int(x) for x in top_k[src][p] if x <= p) == sorted(w)
+                                              for p, w in enumerate(want)))
+    out["indexer"] = same; out["indexer_of"] = len(layers[0])
+print(json.dumps(out))
+"""
+
+
+def pad_indexer_heads(name: str, out_dir: Path, width: int = 64) -> Path:
+    """A copy of a DSA fixture whose indexer heads are `width` wide and whose model is unchanged:
+    wk's rows repeated (with k_norm's weight and bias), so the LayerNorm sees the same mean and
+    variance and k = [k, k, ...]; each head of wq_b gets zero rows after its own, so q.k is the same
+    dot product. Only the uniform 1/sqrt(head_dim) factor changes, which leaves the top-k (the
+    indexer's only output) alone."""
+    from safetensors.torch import load_file, save_file
+
+    src = TINY_ROOT / name
+    cfg = load_config(src)
+    d, heads = cfg["index_head_dim"], cfg["index_n_heads"]
+    assert width % d == 0 and width >= d, (d, width)
+    out = out_dir / name  # same directory name: general.name comes from it
+    out.mkdir(parents=True)
+    for f in src.iterdir():
+        if f.name not in ("config.json", "model.safetensors"):
+            (out / f.name).write_bytes(f.read_bytes())
+    tensors = load_file(str(src / "model.safetensors"))
+    for k, v in tensors.items():
+        if k.endswith(".indexer.wk.weight"):
+            tensors[k] = v.repeat(width // d, 1)
+        elif k.endswith((".indexer.k_norm.weight", ".indexer.k_norm.bias")):
+            tensors[k] = v.repeat(width // d)
+        elif k.endswith(".indexer.wq_b.weight"):
+            per_head = v.view(heads, d, -1)
+            zeros = torch.zeros(heads, width - d, per_head.shape[-1], dtype=v.dtype)
+            tensors[k] = torch.cat([per_head, zeros], dim=1).reshape(heads * width, -1)
+    save_file(tensors, str(out / "model.safetensors"), metadata={"format": "pt"})
+    (out / "config.json").write_text(json.dumps(cfg | {"index_head_dim": width}, indent=2))
+    return out
 
 
 def libllama_run(name: str, path: Path) -> tuple[bool, str]:
     import subprocess
+    import tempfile
 
     cache = REPO_ROOT / ".cache" / "llama.cpp"
     if not (cache / "build" / "bin" / "libllama.so").is_file() or not list(cache.glob("llama_cpp_python-*/llama_cpp")):
         return True, "skipped (no libllama.so; scripts/bench/build_llamacpp.sh builds it)"
-    res = subprocess.run([sys.executable, "-c", _LIBLLAMA_RUNNER, str(cache), str(path), str(TINY_ROOT / name / "oracle.json")],
-                         capture_output=True, text=True, timeout=600)
+    conv = Converter(name)
+    note = ""
+    with tempfile.TemporaryDirectory() as tmp:
+        if conv.family in DSA_FAMILIES and conv.cfg["index_head_dim"] % 64:
+            from transformers import AutoModelForCausalLM
+
+            padded = Converter(name, pad_indexer_heads(name, Path(tmp)))
+            path = Path(tmp) / f"{name}.gguf"
+            padded.convert(path)
+            same, rel = compare_logits(name, run_logits(name, AutoModelForCausalLM.from_pretrained(
+                padded.fixture_dir, dtype=torch.float32, attn_implementation="eager")))
+            if not same:
+                return False, f"the padded copy changed the model (transformers: {rel:.1e} from the oracle)"
+            note = (f" [run on a copy with the indexer heads padded from {conv.cfg['index_head_dim']} to 64; "
+                    f"transformers on that copy: {rel:.1e} from the oracle]")
+        res = subprocess.run([sys.executable, "-c", _LIBLLAMA_RUNNER, str(cache), str(path), str(TINY_ROOT / name / "oracle.json")],
+                             capture_output=True, text=True, timeout=600)
     try:
         out = json.loads(res.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
@@ -1232,10 +1440,14 @@ def libllama_run(name: str, path: Path) -> tuple[bool, str]:
     if "error" in out:
         if name in LLAMACPP_RUN_EXPECTED_FAIL:
             return True, f"does not load, as expected ({LLAMACPP_RUN_EXPECTED_FAIL[name]}): {out['error']}"
-        return False, out["error"]
-    f32 = Converter(name).ftype == LlamaFileType.ALL_F32
+        return False, out["error"] + note
+    f32 = conv.ftype == LlamaFileType.ALL_F32
     good = out["rel"] <= 1e-4 or not f32
-    note = "" if f32 else " (F16/BF16 weights: llama.cpp rounds activations too, not held to 1e-4)"
+    note = ("" if f32 else " (F16/BF16 weights: llama.cpp rounds activations too, not held to 1e-4)") + note
+    if "indexer" in out:
+        good &= out["greedy"] == out["greedy_of"] and all(k == out["indexer_of"] for k in out["indexer"])
+        note = (f"; greedy tokens {out['greedy']}/{out['greedy_of']}, indexer positions equal to the oracle's at "
+                f"{'/'.join(map(str, out['indexer']))} of {out['indexer_of']} positions per layer") + note
     return good, (f"{'MATCH' if good else 'MISMATCH'} (max|dlogit| / max|logit| = {out['rel']:.1e}, "
                   f"argmax agrees at {out['argmax'] * 100:.0f}% of positions){note}")
 
@@ -1288,8 +1500,8 @@ def verify(names: Sequence[str]) -> bool:
         ok &= not problems
         if (msg := check_rope_freqs(name, path)) is not None:
             print("  " + msg)
-        arch_name = gguf.MODEL_ARCH_NAMES[FIXTURES[name][0]]
-        if FIXTURES[name][1] == "deepseek2":
+        arch = arch_name(name)
+        if FIXTURES[name][1] in MLA_FAMILIES:
             bad = check_mla_roundtrip(name, path)
             print("  kv_b_proj rebuilt from attn_k_b + attn_v_b == checkpoint:", "OK" if not bad else f"DIFFERS {bad}")
             ok &= not bad
@@ -1302,7 +1514,7 @@ def verify(names: Sequence[str]) -> bool:
         good, msg = libllama_run(name, path)
         print(f"  llama.cpp (libllama) evaluates the file vs oracle logits: {msg}")
         ok &= good
-        if arch_name in READER_ARCHS:
+        if arch in READER_ARCHS:
             report("GGUF_ARCHS.md reader -> transformers, config from GGUF metadata",
                    lambda: reader_logits(name, path, "gguf"), True)
             report("GGUF_ARCHS.md reader -> transformers, fixture config", lambda: reader_logits(name, path, "fixture"), True)
