@@ -24,8 +24,8 @@ fixtures, not a copy):
 * Output type: like `--outtype` set to the checkpoint's own dtype. F32 checkpoints -> ALL_F32, F16 ->
   MOSTLY_F16, BF16 -> MOSTLY_BF16 (tensors as GGML type BF16 = 30). In all cases tensors with one
   dimension (norms, biases, rope_freqs, DeepSeek/GLM's exp_probs_b) and every `*_norm.weight` are F32,
-  and the MoE routers (`ffn_gate_inp`) and the Qwen2-MoE shared-expert gate (`ffn_gate_inp_shexp`) are
-  always F32.
+  and the MoE routers (`ffn_gate_inp`), the Qwen2-MoE shared-expert gate (`ffn_gate_inp_shexp`) and
+  the DSA indexer's head weights (`indexer.proj`) are always F32.
 * Tensor order: `rope_freqs` first (llama3 rope only), then the checkpoint tensors sorted by their
   Hugging Face name (shard by shard), which is the order the converter visits them. Per-expert weights
   are held back until the last expert of a layer has been seen, then written as three stacked tensors
@@ -191,7 +191,7 @@ FILETYPE_QTYPE = {
     LlamaFileType.MOSTLY_BF16: QT.BF16,
 }
 # tensors llama.cpp always keeps in F32 (of the ones that occur here)
-ALWAYS_F32 = (MODEL_TENSOR.FFN_GATE_INP, MODEL_TENSOR.FFN_GATE_INP_SHEXP)
+ALWAYS_F32 = (MODEL_TENSOR.FFN_GATE_INP, MODEL_TENSOR.FFN_GATE_INP_SHEXP, MODEL_TENSOR.INDEXER_PROJ)
 EXPERT_PROJS = ("down_proj", "gate_proj", "up_proj")  # order the stacked tensors are written in
 DENSE_FALLBACK = {
     "gate_proj": MODEL_TENSOR.FFN_GATE,
@@ -750,7 +750,8 @@ def check_against_checkpoint(name: str, path: Path) -> list[str]:
         if ne != list(reversed(a.shape)):
             problems.append(f"{g}: ne {ne}, expected {list(reversed(a.shape))}")
             continue
-        one_d_or_f32 = a.ndim == 1 or g.endswith("_norm.weight") or "ffn_gate_inp" in g or not g.endswith(".weight")
+        one_d_or_f32 = (a.ndim == 1 or g.endswith("_norm.weight") or "ffn_gate_inp" in g or "indexer.proj" in g
+                        or not g.endswith(".weight"))
         if qtype != (QT.F32 if one_d_or_f32 else want_type):
             problems.append(f"{g}: type {qtype.name}")
         if not np.array_equal(arr, a.astype(np.float32)):
