@@ -5,13 +5,14 @@ import MoETensor
 /// (`<arch>.embedding_length`, ...) becomes a config in Hugging Face spelling and the GGUF tensor
 /// names (`blk.N.attn_q.weight`, ...) are mapped to the Hugging Face ones. Tensors stay in the
 /// mapped file. Errors name the GGUF key or tensor. `scripts/oracle/GGUF_ARCHS.md` documents the
-/// layouts of deepseek2, glm4moe, granite and granitemoe.
+/// layouts of deepseek2, deepseek32, glm-dsa, glm4moe, granite and granitemoe.
 public enum GGUFModel {
     /// `general.architecture` values that load, and the `model_type` each becomes.
     public static let architectures: [String: String] = [
         "llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3",
         "qwen2moe": "qwen2_moe", "qwen3moe": "qwen3_moe", "olmoe": "olmoe",
-        "deepseek2": "deepseek_v3", "glm4moe": "glm4_moe", "granite": "granite", "granitemoe": "granitemoe",
+        "deepseek2": "deepseek_v3", "deepseek32": "deepseek_v32", "glm-dsa": "glm_moe_dsa",
+        "glm4moe": "glm4_moe", "granite": "granite", "granitemoe": "granitemoe",
     ]
 
     /// GGUF per-layer tensor suffix -> Hugging Face suffix.
@@ -39,17 +40,25 @@ public enum GGUFModel {
         ("ffn_up_shexp.weight", "mlp.shared_experts.up_proj.weight"),
         ("ffn_down_shexp.weight", "mlp.shared_experts.down_proj.weight"),
     ]
+    /// MLA and the DeepSeek MoE block (deepseek2, deepseek32, glm-dsa).
+    static let mlaNames: [(String, String)] = deepSeekMoENames + [
+        ("attn_q_a.weight", "self_attn.q_a_proj.weight"), ("attn_q_a_norm.weight", "self_attn.q_a_layernorm.weight"),
+        ("attn_q_b.weight", "self_attn.q_b_proj.weight"),
+        ("attn_kv_a_mqa.weight", "self_attn.kv_a_proj_with_mqa.weight"),
+        ("attn_kv_a_norm.weight", "self_attn.kv_a_layernorm.weight"),
+        ("attn_kv_b.weight", "self_attn.kv_b_proj.weight"),      // older files: kv_b_proj itself
+        // kv_b_proj split per head, `[heads, rank, nope]` (key rows transposed) and `[heads, v, rank]`.
+        ("attn_k_b.weight", "self_attn.k_b_proj.weight"), ("attn_v_b.weight", "self_attn.v_b_proj.weight"),
+    ]
+    /// The DSA lightning indexer (deepseek32, glm-dsa; GGUF_ARCHS.md §6.5), all as they are.
+    static let indexerNames: [(String, String)] = [
+        ("indexer.attn_q_b.weight", "self_attn.indexer.wq_b.weight"), ("indexer.attn_k.weight", "self_attn.indexer.wk.weight"),
+        ("indexer.k_norm.weight", "self_attn.indexer.k_norm.weight"), ("indexer.k_norm.bias", "self_attn.indexer.k_norm.bias"),
+        ("indexer.proj.weight", "self_attn.indexer.weights_proj.weight"),
+    ]
     /// Per-architecture suffixes, looked up before `layerNames`.
     static let archLayerNames: [String: [(String, String)]] = [
-        "deepseek2": deepSeekMoENames + [
-            ("attn_q_a.weight", "self_attn.q_a_proj.weight"), ("attn_q_a_norm.weight", "self_attn.q_a_layernorm.weight"),
-            ("attn_q_b.weight", "self_attn.q_b_proj.weight"),
-            ("attn_kv_a_mqa.weight", "self_attn.kv_a_proj_with_mqa.weight"),
-            ("attn_kv_a_norm.weight", "self_attn.kv_a_layernorm.weight"),
-            ("attn_kv_b.weight", "self_attn.kv_b_proj.weight"),      // older files: kv_b_proj itself
-            // kv_b_proj split per head, `[heads, rank, nope]` (key rows transposed) and `[heads, v, rank]`.
-            ("attn_k_b.weight", "self_attn.k_b_proj.weight"), ("attn_v_b.weight", "self_attn.v_b_proj.weight"),
-        ],
+        "deepseek2": mlaNames, "deepseek32": mlaNames + indexerNames, "glm-dsa": mlaNames + indexerNames,
         "glm4moe": deepSeekMoENames + [("post_attention_norm.weight", "post_attention_layernorm.weight")],
         // GraniteMoE keeps its experts stacked: the three stacks are bound whole, not split per expert.
         "granitemoe": [
@@ -229,7 +238,7 @@ public enum GGUFModel {
         set("tie_word_embeddings", .bool(!m.hasTensor("output.weight")))
         // llama.cpp's converter permutes Llama's and Granite's q/k rows so RoPE rotates adjacent
         // pairs; DeepSeek's Hugging Face model already rotates them (nothing permuted).
-        set("rope_interleave", .bool(["llama", "granite", "granitemoe", "deepseek2"].contains(arch)))
+        set("rope_interleave", .bool(["llama", "granite", "granitemoe", "deepseek2", "deepseek32", "glm-dsa"].contains(arch)))
         set("hidden_act", .string("silu"))
         if nextn > 0 { set("num_nextn_predict_layers", .int(nextn), from: "nextn_predict_layers") }
         if let ropeFactors {
@@ -257,9 +266,10 @@ public enum GGUFModel {
             let dense = (0..<layers).filter { !m.hasTensor("blk.\($0).ffn_gate_inp.weight") }
             set("mlp_only_layers", .array(dense.map { .int($0) }))
             if arch == "qwen2moe" { set("qkv_bias", .bool(g.tensors.contains { $0.name.hasSuffix("attn_q.bias") })) }
-        case "deepseek2":
+        case "deepseek2", "deepseek32", "glm-dsa":
             try deepSeekMLA(m, layers: layers, set: set)
             try deepSeekMoE(m, layers: layers, vocab: vocab, set: set)
+            if arch != "deepseek2" { try dsaIndexer(m, layers: layers, set: set) }
         case "glm4moe":
             let headDim = try m.int("attention.key_length", required: false) ?? hidden / heads
             let rot = try m.int("rope.dimension_count", required: false) ?? headDim
@@ -310,13 +320,20 @@ public enum GGUFModel {
                     ("rope_type", .string("yarn")), ("factor", .double(factor)),
                     ("original_max_position_embeddings", .int(original)), ("beta_fast", .double(32)), ("beta_slow", .double(1)),
                 ]
-                let logMultiplier = try m.double("rope.scaling.yarn_log_multiplier") ?? 0
+                // glm-dsa never reads the multiplier (GGUF_ARCHS.md §6.4).
+                let logMultiplier = arch == "glm-dsa" ? 0 : try m.double("rope.scaling.yarn_log_multiplier") ?? 0
                 if arch == "deepseek2" {
                     // deepseek2 stores 0.1·mscale_all_dim; llama.cpp then scales cos/sin by
                     // mscale(factor, 1) and kq by its square when it is absent, and by nothing and
                     // mscale(factor, mscale_all_dim)² when it is present.
                     let all = logMultiplier / 0.1
                     params += all != 0 ? [("mscale", .double(all)), ("mscale_all_dim", .double(all))] : [("mscale_all_dim", .double(1))]
+                } else if arch == "deepseek32" || arch == "glm-dsa" {
+                    // Also 0.1·mscale_all_dim, but with mscale 1: cos/sin scaled by
+                    // mscale(factor, 1) / mscale(factor, mscale_all_dim), kq by mscale(factor, 1)².
+                    let all = logMultiplier / 0.1
+                    let cosSin = RopeConfig.yarnMscale(factor, 1) / (all != 0 ? RopeConfig.yarnMscale(factor, all) : 1)
+                    params += [("attention_factor", .double(cosSin)), ("mscale_all_dim", .double(1))]
                 } else if logMultiplier != 0 {
                     params += [("mscale", .double(1)), ("mscale_all_dim", .double(logMultiplier))]
                 }
@@ -380,16 +397,56 @@ public enum GGUFModel {
         set("n_group", .int(max(try m.int("expert_group_count", required: false, min: 0) ?? 1, 1)), "expert_group_count")
         set("topk_group", .int(max(try m.int("expert_group_used_count", required: false, min: 0) ?? 1, 1)), "expert_group_used_count")
         // llama_expert_gating_func_type: 0 none, 1 softmax, 2 sigmoid, 3 softmax_weight, 4 sqrt_softplus.
-        // Unset: glm4moe is sigmoid; deepseek2 softmax (old DeepSeek-V2 files), except GLM-4.7-Flash.
-        var gating = try m.int("expert_gating_func", required: false, min: 0) ?? 0
+        // Unset: glm4moe and glm-dsa are sigmoid; deepseek2 softmax (old DeepSeek-V2 files), except
+        // GLM-4.7-Flash; deepseek32 files need the key (llama.cpp refuses them without).
+        var gating = try m.int("expert_gating_func", required: m.arch == "deepseek32", min: 0) ?? 0
         if gating == 0 {
             let glmFlash = m.arch == "deepseek2" && (layers == 47 || layers == 48) && vocab == 154_880
-            gating = m.arch == "glm4moe" || glmFlash ? 2 : 1
+            gating = m.arch == "glm4moe" || m.arch == "glm-dsa" || glmFlash ? 2 : 1
         }
         guard gating == 1 || gating == 2 else {
             throw m.fail("expert_gating_func", "\(gating) is not supported (1 softmax, 2 sigmoid are)")
         }
         set("scoring_func", .string(gating == 2 ? "sigmoid" : "softmax"), "expert_gating_func")
+    }
+
+    /// The DSA indexer's keys (deepseek32, glm-dsa; GGUF_ARCHS.md §6.1, §6.3): its shape, and which
+    /// layers run their own indexer ("full") rather than reuse the last full layer's choice ("shared").
+    static func dsaIndexer(_ m: Metadata, layers: Int, set: (String, JSONValue, String?) -> Void) throws {
+        // Bounded so that products of them (and per-token top-k buffers) cannot overflow.
+        let heads = try m.int("attention.indexer.head_count")!
+        guard heads <= 1 << 16 else { throw m.fail("attention.indexer.head_count", "is \(heads); at most 65536 are supported") }
+        let dim = try m.int("attention.indexer.key_length")!
+        guard dim <= 1 << 16 else { throw m.fail("attention.indexer.key_length", "is \(dim); at most 65536 are supported") }
+        let topK = try m.int("attention.indexer.top_k")!
+        guard topK <= 1 << 20 else { throw m.fail("attention.indexer.top_k", "is \(topK); at most 1048576 are supported") }
+        set("index_n_heads", .int(heads), "attention.indexer.head_count")
+        set("index_head_dim", .int(dim), "attention.indexer.key_length")
+        set("index_topk", .int(topK), "attention.indexer.top_k")
+        guard m.arch == "glm-dsa" else { return }       // deepseek32: every layer has its own indexer
+        let key = "attention.indexer.types"
+        let full: [Bool]
+        if let v = m.value(key) {
+            // llama.cpp's get_key_or_arr: an array of one flag per decoder layer, or one value for all.
+            if let items = v.arrayValue {
+                guard items.count == layers else { throw m.fail(key, "has \(items.count) entries for \(layers) decoder layers") }
+                full = try items.map { item in
+                    if let b = item.boolValue { return b }
+                    guard let i = item.intValue else { throw m.fail(key, "expected true/false entries, found \(item)") }
+                    return i != 0
+                }
+            } else if let i = v.intValue {
+                full = Array(repeating: i != 0, count: layers)
+            } else {
+                throw m.fail(key, "expected an array of true/false, found \(v)")
+            }
+        } else {
+            // llama.cpp's default: GLM-5/5.1 (context below 2^20) all full, else GLM-5.2's pattern.
+            let longContext = (try m.int("context_length", required: false) ?? 0) >= 1 << 20
+            full = (0..<layers).map { !longContext || $0 < 2 || ($0 < 78 && ($0 - 2) % 4 == 0) }
+        }
+        guard full.first == true else { throw m.fail(key, "layer 0 must run its own indexer (true) before later layers can share its choice") }
+        set("indexer_types", .array(full.map { .string($0 ? "full" : "shared") }), key)
     }
 
     /// Loads a `.gguf` file: tensors stay in the mapped file.

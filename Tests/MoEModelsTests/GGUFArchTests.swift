@@ -111,7 +111,8 @@ func expectMatchesOracle(_ model: TransformerModel, _ name: String) throws {
 }
 
 /// The GGUF layouts GGUF_ARCHS.md describes beyond the converted fixtures: deepseek2's older
-/// `attn_kv_b` files and its gating key, glm4moe's NextN blocks, and malformed files.
+/// `attn_kv_b` files and its gating key, the NextN blocks of glm4moe and glm-dsa, glm-dsa's indexer
+/// types, the DSA files' YaRN, and malformed files.
 @Suite struct GGUFArchTests {
     /// deepseek2 MLA files keep `attn_k_b`/`attn_v_b` in the mapped file, one matrix per head.
     @Test func deepSeekSplitKVIsReadInPlace() throws {
@@ -214,33 +215,88 @@ func expectMatchesOracle(_ model: TransformerModel, _ name: String) throws {
         }
     }
 
-    /// glm4moe counts its NextN (MTP) blocks in block_count: they are reported, listed as unused
-    /// and never run, so the decoder still matches the oracle.
-    @Test func glmNextNBlocksAreUnused() throws {
-        var f = try GGUFEdit("glm4_moe")
-        f.set("glm4moe.block_count", .uint(4))
-        f.set("glm4moe.nextn_predict_layers", .uint(1))
+    /// glm4moe, deepseek32 and glm-dsa count their NextN (MTP) blocks in block_count: they are
+    /// reported, listed as unused and never run, so the decoder still matches the oracle. The NextN
+    /// block is a copy of the last decoder block (for glm-dsa one with an indexer) plus `nextn.*`.
+    @Test(arguments: [("glm4_moe", "glm4moe", 3), ("deepseek_v32", "deepseek32", 4), ("glm_moe_dsa", "glm-dsa", 4)])
+    func nextNBlocksAreUnused(fixture: String, arch: String, layers: Int) throws {
+        var f = try GGUFEdit(fixture)
+        f.set("\(arch).block_count", .uint(UInt64(layers + 1)))
+        f.set("\(arch).nextn_predict_layers", .uint(1))
         var mtp: [String] = []
-        for t in f.tensors where t.name.hasPrefix("blk.2.") {
-            let name = "blk.3." + t.name.dropFirst("blk.2.".count)
+        for t in f.tensors where t.name.hasPrefix("blk.\(layers - 1).") {
+            let name = "blk.\(layers)." + t.name.dropFirst("blk.\(layers - 1).".count)
             f.tensors.append((name, t.ne, t.type, t.data))
             mtp.append(name)
         }
-        for (name, ne) in [("blk.3.nextn.eh_proj.weight", [128, 64]), ("blk.3.nextn.enorm.weight", [64]),
-                           ("blk.3.nextn.hnorm.weight", [64]), ("blk.3.nextn.shared_head_norm.weight", [64])] {
-            f.addTensor(name, ne: ne, [Float](repeating: 0.5, count: ne.reduce(1, *)))
-            mtp.append(name)
+        for (suffix, ne) in [("eh_proj.weight", [128, 64]), ("enorm.weight", [64]), ("hnorm.weight", [64]),
+                             ("shared_head_norm.weight", [64])] {
+            f.addTensor("blk.\(layers).nextn.\(suffix)", ne: ne, [Float](repeating: 0.5, count: ne.reduce(1, *)))
+            mtp.append("blk.\(layers).nextn.\(suffix)")
         }
         let model = try f.load()
-        #expect(model.layers.count == 3)
+        #expect(model.layers.count == layers)
         #expect(model.mtpLayers == 1)
         #expect(model.unusedTensors.sorted() == mtp.sorted())
-        try expectMatchesOracle(model, "glm4_moe")
+        try expectMatchesOracle(model, fixture)
+    }
+
+    /// glm-dsa's `attention.indexer.types` (one flag per decoder layer, true = own indexer) and
+    /// llama.cpp's default without it: every layer below a 2^20 context, GLM-5.2's pattern above.
+    @Test func glmDsaIndexerTypes() throws {
+        func types(_ edit: (inout GGUFEdit) -> Void) throws -> [String]? {
+            var f = try GGUFEdit("glm_moe_dsa")
+            edit(&f)
+            let path = f.write()
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            return try GGUFModel.config(GGUFFile(path: path)).json["indexer_types"]?.arrayValue?.compactMap(\.stringValue)
+        }
+        #expect(try types { _ in } == ["full", "shared", "shared", "full"])
+        #expect(try types { $0.remove("glm-dsa.attention.indexer.types") } == ["full", "full", "full", "full"])
+        #expect(try types {
+            $0.remove("glm-dsa.attention.indexer.types")
+            $0.set("glm-dsa.context_length", .uint(1 << 20))
+        } == ["full", "full", "full", "shared"])
+        #expect(try types { $0.set("glm-dsa.attention.indexer.types", .array([.uint(1), .uint(0), .uint(0), .uint(0)])) }
+                == ["full", "shared", "shared", "shared"])
+        do {
+            _ = try types { $0.set("glm-dsa.attention.indexer.types", .array([.bool(true), .bool(false)])) }
+            Issue.record("a 2-entry indexer.types loaded")
+        } catch {
+            #expect("\(error)".contains("'glm-dsa.attention.indexer.types': has 2 entries for 4 decoder layers"), "\(error)")
+        }
+        // Shared layers have no indexer tensors of their own.
+        let model = try loadModel(directory: GGUFParityTests.root + "/glm_moe_dsa.gguf", pool: Fixtures.pool)
+        let own = model.layers.map { layer -> Bool in
+            if case .mla(let a) = layer.attention { return a.indexer != nil } else { return false }
+        }
+        #expect(own == [true, false, false, true])
+    }
+
+    /// The DSA files' YaRN as llama.cpp applies it (GGUF_ARCHS.md §6.4): glm-dsa ignores
+    /// `yarn_log_multiplier`; deepseek32 reads it (0.1·m) with mscale 1, so cos/sin are scaled by
+    /// mscale(f, 1)/mscale(f, m) and kq by mscale(f, 1)²; without it both are deepseek2's "absent".
+    @Test(arguments: ["deepseek32", "glm-dsa"])
+    func dsaYarnScales(arch: String) throws {
+        func mscale(_ m: Double) -> Double { 1 + 0.1 * m * log(4.0) }   // factor 4
+        var f = try GGUFEdit(arch == "glm-dsa" ? "glm_moe_dsa" : "deepseek_v32")
+        f.set("\(arch).rope.scaling.type", .string("yarn"))
+        f.set("\(arch).rope.scaling.factor", .float(4))
+        f.set("\(arch).rope.scaling.original_context_length", .uint(64))
+        for multiplier in [nil, 0.2] as [Double?] {
+            if let multiplier { f.set("\(arch).rope.scaling.yarn_log_multiplier", .float(multiplier)) }
+            let path = f.write()
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let c = try ModelRegistry.decodeDeepSeekConfig(GGUFModel.config(GGUFFile(path: path)))
+            let cosSin = arch == "deepseek32" && multiplier != nil ? mscale(1) / mscale(2) : mscale(1)
+            #expect(abs(Double(c.attentionScale) - mscale(1) * mscale(1) / 24.0.squareRoot()) < 1e-6, "\(arch) \(String(describing: multiplier))")
+            #expect(abs(Double(c.ropeAttentionFactor) - cosSin) < 1e-6, "\(arch) \(String(describing: multiplier))")
+        }
     }
 
     /// Every architecture key dropped or given the wrong type, and every tensor dropped: the file
     /// loads or fails with an error naming the key or tensor, never a crash.
-    @Test(arguments: ["deepseek_v3", "deepseek_v3_noq", "glm4_moe", "granite", "granitemoe"])
+    @Test(arguments: ["deepseek_v3", "deepseek_v3_noq", "deepseek_v32", "glm_moe_dsa", "glm4_moe", "granite", "granitemoe"])
     func everyKeyAndTensorEditFailsCleanly(fixture: String) throws {
         let base = try GGUFEdit(fixture)
         let arch = base.metadata.first { $0.0 == "general.architecture" }!.1.stringValue!
@@ -288,6 +344,18 @@ func expectMatchesOracle(_ model: TransformerModel, _ name: String) throws {
         ("deepseek_v3", "remove blk.1.ffn_up_shexp.weight", "'blk.1.ffn_up_shexp.weight"),
         ("deepseek_v3", "ne blk.1.ffn_up_exps.weight 64 8 8", "'blk.1.ffn_up_exps.weight' stacks 8 experts (ne [64, 8, 8]); expert 8 is missing"),
         ("deepseek_v3_noq", "remove blk.0.attn_q.weight", "'blk.0.attn_q.weight"),
+        // deepseek32, glm-dsa
+        ("deepseek_v32", "drop deepseek32.expert_gating_func", "'deepseek32.expert_gating_func': missing"),
+        ("deepseek_v32", "drop deepseek32.attention.indexer.top_k", "'deepseek32.attention.indexer.top_k': missing"),
+        ("deepseek_v32", "set deepseek32.attention.indexer.key_length 4", "'deepseek32.attention.indexer.key_length'"),
+        ("deepseek_v32", "remove blk.2.indexer.k_norm.bias", "'blk.2.indexer.k_norm.bias"),
+        ("glm_moe_dsa", "set glm-dsa.attention.indexer.head_count 100000", "'glm-dsa.attention.indexer.head_count': is 100000; at most 65536"),
+        ("glm_moe_dsa", "set glm-dsa.attention.indexer.top_k 4294967295", "'glm-dsa.attention.indexer.top_k': is 4294967295; at most 1048576"),
+        ("glm_moe_dsa", "set glm-dsa.attention.indexer.types x", "'glm-dsa.attention.indexer.types': expected an array of true/false"),
+        ("glm_moe_dsa", "set glm-dsa.attention.indexer.types 0", "'glm-dsa.attention.indexer.types': layer 0 must run its own indexer"),
+        ("glm_moe_dsa", "drop glm-dsa.attention.indexer.types", "'blk.1.indexer.attn_q_b.weight"),
+        ("glm_moe_dsa", "remove blk.3.indexer.proj.weight", "'blk.3.indexer.proj.weight"),
+        ("glm_moe_dsa", "ne blk.0.indexer.attn_q_b.weight 40 32", "'blk.0.indexer.attn_q_b.weight' has ne [40, 32]; expected ne [40, 64]"),
         // glm4moe
         ("glm4_moe", "set glm4moe.nextn_predict_layers 3", "'glm4moe.nextn_predict_layers'"),
         ("glm4_moe", "set glm4moe.rope.dimension_count 64", "'glm4moe.rope.dimension_count'"),

@@ -12,7 +12,7 @@ import MoERuntime
         .appendingPathComponent("Fixtures/gguf").path
 
     @Test(arguments: ["llama", "llama_f16", "qwen2", "qwen3", "qwen2_moe", "qwen3_moe", "olmoe",
-                     "deepseek_v3", "deepseek_v3_noq", "glm4_moe", "granite", "granitemoe"])
+                     "deepseek_v3", "deepseek_v3_noq", "deepseek_v32", "glm_moe_dsa", "glm4_moe", "granite", "granitemoe"])
     func ggufMatchesTransformers(name: String) throws {
         let path = Self.root + "/\(name).gguf"
         try #require(FileManager.default.fileExists(atPath: path), "missing \(path)")
@@ -33,5 +33,25 @@ import MoERuntime
         #expect(trace.experts == oracle.experts, "\(name)")
         #expect(model.unusedTensors.isEmpty, "\(name): \(model.unusedTensors)")
         #expect(model.mtpLayers == 0)
+    }
+
+    /// DSA from GGUF (deepseek32, glm-dsa): each layer's indexer picks, or a "shared" layer reuses,
+    /// the positions transformers chose, over prompt + greedy tokens, in one pass and token by token.
+    @Test(arguments: ["deepseek_v32", "glm_moe_dsa"])
+    func ggufSparseAttentionChoicesMatchTransformers(name: String) throws {
+        let oracle = try Oracle(name)
+        let expected = try #require(oracle.indexerTopK)
+        let model = try loadModel(directory: Self.root + "/\(name).gguf", pool: Fixtures.pool, activations: .f32)
+        let ids = oracle.inputIds + oracle.greedy
+        let trace = ExpertTrace(moeLayers: model.moeLayerIndices.count)
+        _ = try model.forward(ids, state: model.makeState(), logits: .last, trace: trace)
+        let stepTrace = ExpertTrace(moeLayers: model.moeLayerIndices.count)
+        let state = model.makeState()
+        for t in ids { _ = try model.forward([t], state: state, trace: stepTrace) }
+        #expect(trace.sparseAttention.count == expected.count)
+        for (l, positions) in expected.enumerated() {
+            #expect(trace.sparseAttention[l] == positions, "\(name) layer \(l)")
+            #expect(stepTrace.sparseAttention[l] == positions, "\(name) layer \(l), token by token")
+        }
     }
 }
