@@ -15,8 +15,6 @@
 //   f16 d[8] | f16 dmin[8] | sc[8 blocks][8 rows] | m[8 blocks][8 rows] | C[4 pairs][8][32]
 // byte 4r+i of C[g][k] = row r's qs[32g + 4k + i]: low nibble = element 4k+i of block 2g, high
 // nibble = element 4k+i of block 2g+1.
-// While a group's block is read, the same block of the next group is prefetched into L2: one core's
-// hardware prefetchers alone keep too few reads in flight (as in bf16act.c and wide.c).
 #include "MoEKernelsC.h"
 #include <string.h>
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)

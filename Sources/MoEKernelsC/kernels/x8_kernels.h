@@ -13,8 +13,6 @@ static inline __attribute__((always_inline)) void KNAME(x8_group)(int type, cons
     for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     for (long b = 0; b < nb; b++) {
         const uint8_t *p = w + b * bb;
-        // The same block of the next group of eight rows, into L2 (see x8.c).
-        for (long o = 0; o < bb; o += 64) _mm_prefetch((const char *)(p + nb * bb + o), _MM_HINT_T1);
         __m256 dv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
         __m256 mv = mins ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16))) : dv;
         __m256i u[8];
@@ -67,7 +65,6 @@ static inline __attribute__((always_inline)) void KNAME(x8k_group)(const uint8_t
     for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     for (long sb = 0; sb < n / 256; sb++) {
         const uint8_t *p = w + sb * 1184;
-        for (long o = 0; o < 1184; o += 64) _mm_prefetch((const char *)(p + n / 256 * 1184 + o), _MM_HINT_T1);
         __m256 dv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
         __m256 mv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 16)));
         __m256i tot[4];
