@@ -1,8 +1,9 @@
 // F32, F16 and BF16 weights times f32 activations, exact (every weight widened to f32 in registers):
-// the path for F16 weights, and for F32/BF16 with `--activations f32`. Rows are taken four at a time
-// so each activation load serves four rows, and tokens two at a time so each widened weight serves
-// two tokens; each weight line read prefetches the same line of the next four rows into L2 (as in
-// bf16act.c: one core's hardware prefetchers keep too few reads in flight).
+// the path for F16 weights, and for F32/BF16 with `--activations f32`. One or two tokens (decode):
+// AVX2 tiles of four rows, so each activation load serves four rows and each widened weight both
+// tokens; each weight line read prefetches the same line of the next four rows into L2 (as in
+// bf16act.c: one core's hardware prefetchers keep too few reads in flight). With AVX-512, four to
+// 63 tokens run in tiles of four rows × four tokens, and 64 or more through packed panels (below).
 #include "MoEKernelsC.h"
 #include <string.h>
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
@@ -193,8 +194,8 @@ __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw"))) static void r
     }
 }
 
-// Prompt processing with 64 or more tokens (fewer do not repay the packing): a panel of sixteen rows is widened once into an
-// f32 buffer laid out column-major (`wb[c*16 + k]` = row k, column c), then each group of up to
+// Prompt processing with 64 or more tokens (fewer do not repay the packing): a panel of sixteen
+// rows is widened once into an f32 buffer laid out column-major (`wb[c*16 + k]` = row k, column c), then each group of up to
 // twelve tokens accumulates all sixteen outputs in one vector per token: per column one weight
 // load, and per token one broadcast activation and one fused multiply-add. No horizontal sums, and
 // the conversion is paid once per weight.
@@ -217,12 +218,12 @@ __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw"))) static void g
         // Widen the rows (vector conversions into `tmp`, row-major), then transpose into `wb`.
         float *tmp = wb + 16 * cols;
         for (int k = 0; k < 16; k++) {
-            const uint8_t *p = w + (r + k) * rowBytes;
             float *dst = tmp + k * cols;
             if (k >= R) {
                 memset(dst, 0, (size_t)cols * 4);
                 continue;
             }
+            const uint8_t *p = w + (r + k) * rowBytes;
             long i = 0;
             switch (type) {
             case WIDE_F32: for (; i + 16 <= cols; i += 16) _mm512_storeu_ps(dst + i, load16(WIDE_F32, p, i, 0xFFFF)); break;
