@@ -86,3 +86,55 @@ void moe_dot_fp8_tokens(const uint8_t *w, long cols, const float *scales, long b
     }
 #endif
 }
+
+#if MOE_AVX2
+// Four rows at a time for one token: each activation load serves four rows, and each weight line
+// read prefetches the same line of the next four rows into L2 (as bf16act.c and wide.c do).
+static void fp8_tile4(const uint8_t *w, long cols, long rowBytes, const float *const srow[4], long blockCols, const float *x,
+                      float *y) {
+    __m256 tot[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    float tail[4] = {0, 0, 0, 0};
+    for (long c = 0, j = 0; c < cols; c += blockCols, j++) {
+        long n = cols - c < blockCols ? cols - c : blockCols;
+        __m256 a[4][2];
+        for (int k = 0; k < 4; k++) a[k][0] = a[k][1] = _mm256_setzero_ps();
+        long i = 0;
+        for (; i + 16 <= n; i += 16) {
+            __m256 x0 = _mm256_loadu_ps(x + c + i), x1 = _mm256_loadu_ps(x + c + i + 8);
+            for (int k = 0; k < 4; k++) {
+                const uint8_t *p = w + k * rowBytes + c + i;
+                if (((c + i) & 63) == 0) _mm_prefetch((const char *)(p + 4 * rowBytes), _MM_HINT_T1);
+                __m256 lo, hi;
+                fp8x16(p, &lo, &hi);
+                a[k][0] = _mm256_fmadd_ps(lo, x0, a[k][0]);
+                a[k][1] = _mm256_fmadd_ps(hi, x1, a[k][1]);
+            }
+        }
+        for (int k = 0; k < 4; k++) {
+            tot[k] = _mm256_fmadd_ps(_mm256_add_ps(a[k][0], a[k][1]), _mm256_set1_ps(srow[k][j] * 256.0f), tot[k]);
+            float r = 0;
+            for (long q = i; q < n; q++) r += e4m3_value(w[k * rowBytes + c + q]) * x[c + q];
+            tail[k] += r * srow[k][j];
+        }
+    }
+    for (int k = 0; k < 4; k++) y[k] = hsum256(tot[k]) + tail[k];
+}
+#endif
+
+void moe_dot_fp8_rows(const uint8_t *w, long cols, long rowBytes, const float *scales, long scaleCols, long blockRows, long blockCols,
+                      long firstRow, long r0, long r1, const float *x, long xstride, float *y, long ystride, long tokens) {
+    long r = r0;
+#if MOE_AVX2
+    if (tokens == 1) {
+        for (; r + 4 <= r1; r += 4) {
+            const float *srow[4];
+            for (int k = 0; k < 4; k++) srow[k] = scales + ((firstRow + r + k) / blockRows) * scaleCols;
+            fp8_tile4(w + r * rowBytes, cols, rowBytes, srow, blockCols, x, y + r);
+        }
+    }
+#endif
+    for (; r < r1; r++)
+        moe_dot_fp8_tokens(w + r * rowBytes, cols, scales + ((firstRow + r) / blockRows) * scaleCols, blockCols, x, xstride,
+                           y + r, ystride, tokens);
+}
+

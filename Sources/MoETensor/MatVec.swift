@@ -344,12 +344,9 @@ public func matmulRows(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: Unsafe
             }
         }
     case .f8e4m3:
-        // Each sixteen weights decoded once per four tokens (fp8.c).
-        let rows = w.rows, cols = w.cols
-        for r in range {
-            moe_dot_fp8_tokens(w.base.assumingMemoryBound(to: UInt8.self) + r &* cols, cols, w.scaleRow(r), w.blockCols,
-                               x, cols, y + r, rows, tokens)
-        }
+        // Four rows per activation load for one token, each sixteen weights decoded once per four tokens otherwise (fp8.c).
+        moe_dot_fp8_rows(w.base.assumingMemoryBound(to: UInt8.self), w.cols, w.rowBytes, w.scales!.assumingMemoryBound(to: Float.self),
+                         w.scaleColumns, w.blockRows, w.blockCols, w.firstRow, range.lowerBound, range.upperBound, x, w.cols, y, w.rows, tokens)
     case _ where w.dtype.isBlockQuantized:
         let rows = w.rows, cols = w.cols
         for r in range {

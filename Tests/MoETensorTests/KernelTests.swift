@@ -381,24 +381,32 @@ func encode(_ values: [Float], as dtype: DType) -> [UInt8] {
     /// With f32 activations exact against the dequantised reference; with the default (bf16
     /// activations) exact against the reference fed the rounded activations.
     @Test func blockScaledMatmulMatchesReference() {
-        let (w0, keepW, keepS) = fp8Matrix(rows: 37, cols: 45, block: (16, 16), seed: 11)
-        let tokens = 3
-        let x = randomFloats(tokens * 45, seed: 12)
         let pool = ThreadPool(threads: 2)
-        for format in [ActivationFormat.f32, .q8] {
-            var w = w0
-            w.activations = format
-            let xRef = format == .q8 ? x.map { bf16ToFloat(moe_f32_to_bf16($0)) } : x
-            var fast = [Float](repeating: 0, count: tokens * 37), ref = fast
-            x.withUnsafeBufferPointer { xp in
-                fast.withUnsafeMutableBufferPointer { matmul(w, xp.baseAddress!, $0.baseAddress!, tokens: tokens, pool: pool) }
+        // Partial blocks at both edges (37 × 45 with 16 × 16 blocks), four-row tiles with leftovers
+        // (301 rows), blocks narrower than a vector (7 × 33).
+        for (rows, cols, block) in [(37, 45, (16, 16)), (301, 1000, (128, 128)), (13, 300, (7, 33))] {
+            let (w0, keepW, keepS) = fp8Matrix(rows: rows, cols: cols, block: block, seed: 11)
+            for tokens in [1, 3] {
+                let x = randomFloats(tokens * cols, seed: 12)
+                for format in [ActivationFormat.f32, .q8] {
+                    var w = w0
+                    w.activations = format
+                    let xRef = format == .q8 ? x.map { bf16ToFloat(moe_f32_to_bf16($0)) } : x
+                    var fast = [Float](repeating: 0, count: tokens * rows), ref = fast
+                    x.withUnsafeBufferPointer { xp in
+                        fast.withUnsafeMutableBufferPointer { matmul(w, xp.baseAddress!, $0.baseAddress!, tokens: tokens, pool: pool) }
+                    }
+                    xRef.withUnsafeBufferPointer { xp in
+                        ref.withUnsafeMutableBufferPointer { matmulReference(w, xp.baseAddress!, $0.baseAddress!, tokens: tokens) }
+                    }
+                    for i in fast.indices {
+                        #expect(abs(fast[i] - ref[i]) <= 1e-4 * max(1, abs(ref[i])), "\(rows)x\(cols) \(format) \(tokens) \(i): \(fast[i]) vs \(ref[i])")
+                    }
+                }
             }
-            xRef.withUnsafeBufferPointer { xp in
-                ref.withUnsafeMutableBufferPointer { matmulReference(w, xp.baseAddress!, $0.baseAddress!, tokens: tokens) }
-            }
-            for i in fast.indices { #expect(abs(fast[i] - ref[i]) <= 1e-4 * max(1, abs(ref[i])), "\(format) \(i): \(fast[i]) vs \(ref[i])") }
+            _ = (keepW, keepS)
         }
-        let w = w0
+        let (w, keepW, keepS) = fp8Matrix(rows: 37, cols: 45, block: (16, 16), seed: 11)
         // A row view keeps using the right block row of scales.
         let view = w.rows(20, count: 10)
         var a = [Float](repeating: 0, count: 45), b = a

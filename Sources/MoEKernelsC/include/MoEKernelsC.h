@@ -85,6 +85,10 @@ void moe_attend_head(const float *q, const float *keys, const float *values, lon
                      float scale, float *scores, float *out);
 /// The vectorised exp of ops.c for one value (tests).
 float moe_exp_check(float x);
+/// Rows r0 ..< r1 of a block-scaled FP8 matrix (scales as for moe_dot_bf16act_rows) times `tokens`
+/// f32 rows: y[t * ystride + r] (fp8.c; one token runs four rows at a time).
+void moe_dot_fp8_rows(const uint8_t *w, long cols, long rowBytes, const float *scales, long scaleCols, long blockRows, long blockCols,
+                      long firstRow, long r0, long r1, const float *x, long xstride, float *y, long ystride, long tokens);
 /// Keeps freed blocks of up to 8 MB in the heap (glibc), so per-token buffers (a logits row) are reused.
 void moe_tune_malloc(void);
 #endif
