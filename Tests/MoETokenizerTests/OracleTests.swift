@@ -29,17 +29,21 @@ struct OracleTests {
     }
 }
 
-/// The FULL real DeepSeek-V3 and Qwen2 tokenizers (too large to commit). `make_oracle.py --full-out DIR` writes
-/// them with their HF outputs; set MOEKIT_TOKENIZER_FULL_ORACLE=DIR to run this.
+/// The FULL real DeepSeek-V3 and Qwen2 tokenizers (too large to commit): scripts/fetch_models.sh (which
+/// scripts/test.sh runs) writes them with their HF outputs to .cache/tokenizers-full
+/// (`make_oracle.py --full-only`); MOEKIT_TOKENIZER_FULL_ORACLE=DIR points elsewhere.
 @Suite("HF tokenizers oracle, full real tokenizers")
 struct FullOracleTests {
-    static let directory: URL? = ProcessInfo.processInfo.environment["MOEKIT_TOKENIZER_FULL_ORACLE"].map {
+    static let directory: URL = ProcessInfo.processInfo.environment["MOEKIT_TOKENIZER_FULL_ORACLE"].map {
         URL(fileURLWithPath: $0)
-    }
+    } ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent(".cache/tokenizers-full")
 
-    @Test("full real tokenizers match HF", .enabled(if: FullOracleTests.directory != nil))
+    @Test("full real tokenizers match HF")
     func fullRealTokenizers() throws {
-        let dir = Self.directory!
+        let dir = Self.directory
+        try #require(FileManager.default.fileExists(atPath: dir.appendingPathComponent("manifest.json").path),
+                     "the full tokenizers are missing: run scripts/fetch_models.sh (scripts/test.sh does)")
         let corpus = Oracle.json("corpus.json", in: dir).arrayValue!.map { $0.stringValue! }
         for e in Oracle.json("manifest.json", in: dir)["entries"]!.arrayValue! {
             let entry = Oracle.Entry(name: e["name"]!.stringValue!, tokenizer: e["tokenizer"]!.stringValue!,

