@@ -268,7 +268,7 @@ enum ActivationPrep: Equatable {
         }
     }
 
-    /// Bytes of one prepared activation row of `cols` values (a multiple of 64).
+    /// Bytes of one prepared activation row of `cols` values (bf16 rows padded to 64 bytes).
     func rowBytes(_ cols: Int) -> Int {
         switch self {
         case .none: return 0
@@ -329,7 +329,7 @@ public func matmulRows(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: Unsafe
                        tokens: Int, range: Range<Int>) {
     switch w.dtype {
     case .f32, .bf16, .f16:
-        // Four rows per activation load, two tokens per widened weight (wide.c).
+        // wide.c: four-row tiles (decode), AVX-512 four-token tiles and packed panels (prompts).
         _ = moe_dot_wide_rows(w.dtype.ggmlCode, w.base, w.cols, w.rowBytes, range.lowerBound, range.upperBound,
                               x, w.cols, y, w.rows, tokens)
     case .q8_0, .q4_0, .q4_1:
