@@ -30,10 +30,14 @@ public final class MappedFile: @unchecked Sendable {
     public let base: UnsafeRawPointer?
     /// True when `base` is a heap copy (`init(copying:name:)`) rather than a mapping.
     private let isCopy: Bool
+    /// Page ranges handed back with `release` (sorted, disjoint), which `prefetch` leaves alone.
+    private var released: [Range<Int>] = []
+    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
 
     public init(path: String) throws {
         self.path = path
         isCopy = false
+        pthread_mutex_init(lock, nil)
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw MappingError.open(path: path, errno: errno) }
         defer { close(fd) }
@@ -56,6 +60,7 @@ public final class MappedFile: @unchecked Sendable {
     /// an address sanitizer catches any read past the end.
     public init(copying bytes: UnsafeRawBufferPointer, name: String) {
         path = name
+        pthread_mutex_init(lock, nil)
         size = bytes.count
         isCopy = true
         guard let src = bytes.baseAddress, bytes.count > 0 else {
@@ -92,20 +97,62 @@ public final class MappedFile: @unchecked Sendable {
     /// Reads `[offset, offset+count)` into memory ahead of use (asks the kernel, then touches one
     /// byte per page), so the first tokens do not stall on page faults. Returns a checksum of the
     /// touched bytes so the reads are not optimised away.
+    /// Ranges handed back with `release` are skipped.
     @discardableResult
     public func prefetch(offset: Int, count: Int) -> UInt8 {
         guard let base, offset >= 0, count > 0, offset < size else { return 0 }
-        let n = min(count, size - offset)
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = offset / page * page
-        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), n + offset - start, Int32(MADV_WILLNEED))
         var sum: UInt8 = 0
-        var i = offset
-        while i < offset + n {
-            sum &+= base.load(fromByteOffset: i, as: UInt8.self)
-            i += page
+        for r in unreleased(offset..<(offset + min(count, size - offset))) {
+            let start = r.lowerBound / page * page
+            _ = madvise(UnsafeMutableRawPointer(mutating: base + start), r.upperBound - start, Int32(MADV_WILLNEED))
+            var i = r.lowerBound
+            while i < r.upperBound {
+                sum &+= base.load(fromByteOffset: i, as: UInt8.self)
+                i += page
+            }
         }
         return sum
+    }
+
+    /// Hands the whole pages inside `[p, p+count)` back to the kernel (madvise DONTNEED): for bytes
+    /// that were copied elsewhere (a repacked matrix), so they stop counting in this process's
+    /// resident memory. The mapping is read-only and private, so a later read simply faults the
+    /// file's bytes in again. Does nothing for an in-memory copy or a range outside the mapping.
+    public func release(_ p: UnsafeRawPointer, count: Int) {
+        guard let base, !isCopy, count > 0, p >= base, p - base <= size - count else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let offset = p - base
+        let start = (offset + page - 1) / page * page, end = (offset + count) / page * page
+        guard end > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, Int32(MADV_DONTNEED))
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        var merged = start..<end
+        var kept: [Range<Int>] = []
+        for r in released {
+            if r.upperBound < merged.lowerBound || r.lowerBound > merged.upperBound {
+                kept.append(r)
+            } else {
+                merged = min(r.lowerBound, merged.lowerBound)..<max(r.upperBound, merged.upperBound)
+            }
+        }
+        kept.append(merged)
+        released = kept.sorted { $0.lowerBound < $1.lowerBound }
+    }
+
+    /// The parts of `range` not handed back with `release`.
+    func unreleased(_ range: Range<Int>) -> [Range<Int>] {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        var out: [Range<Int>] = []
+        var from = range.lowerBound
+        for r in released where r.upperBound > from && r.lowerBound < range.upperBound {
+            if r.lowerBound > from { out.append(from..<r.lowerBound) }
+            from = max(from, r.upperBound)
+        }
+        if from < range.upperBound { out.append(from..<range.upperBound) }
+        return out
     }
 
     /// Bytes of this mapping now resident in memory (whole pages, capped at the file size).
@@ -114,6 +161,8 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     deinit {
+        pthread_mutex_destroy(lock)
+        lock.deallocate()
         guard let base else { return }
         if isCopy {
             UnsafeMutableRawPointer(mutating: base).deallocate()

@@ -108,7 +108,8 @@ public struct WeightMatrix: @unchecked Sendable {
     }
 
     /// This matrix with an eight-row interleaved copy for the integer kernels (when `canPack`): each
-    /// group of eight rows takes about the bytes of eight rows (Q4_K: 2.8% more).
+    /// group of eight rows takes about the bytes of eight rows (Q4_K: 2.8% more). The original's
+    /// pages in a mapped file are handed back (`MappedFile.release`).
     public func packedForKernels() -> WeightMatrix {
         guard canPack, packed == nil else { return self }
         let groupBytes = packedGroupBytes
@@ -117,6 +118,9 @@ public struct WeightMatrix: @unchecked Sendable {
         for g in 0..<(rows / 8) {
             _ = moe_x8_pack(code, base + g * 8 * rowBytes, rowBytes, cols, buf.pointer + g * groupBytes)
         }
+        // The original rows are still read for row lookups (a tied embedding), rarely: hand their
+        // pages back so the process does not hold the matrix twice (they fault in again if read).
+        (owner as? MappedFile)?.release(base, count: byteCount)
         var m = self
         m.packed = UnsafeRawPointer(buf.pointer)
         m.packedOwner = buf
@@ -136,7 +140,8 @@ public struct WeightMatrix: @unchecked Sendable {
 public enum ActivationFormat: String, Sendable {
     /// Activations quantised to int8 once per product exactly as llama.cpp quantises them for the
     /// weight type (Q8_0, Q8_1 or Q8_K), and integer dot products: llama.cpp's arithmetic, and fast.
-    /// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and Q4_K matrices are repacked at load (a copy in memory).
+    /// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and Q4_K matrices are repacked at load (a copy in memory; the
+    /// original's pages in the mapped file are handed back).
     case q8
     /// The same arithmetic on the weights where they lie in the mapped file, without repacking: no
     /// copy, slower for the repackable types.
