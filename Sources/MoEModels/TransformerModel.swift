@@ -311,7 +311,7 @@ public final class TransformerModel: @unchecked Sendable {
                 fill[e] += 1
                 s.groupTokens[r] = t
                 s.groupWeights[r] = s.routeWeights[t * K + j]
-                (s.gathered + r * H).update(from: s.h + t * H, count: H)
+                if T > 1 { (s.gathered + r * H).update(from: s.h + t * H, count: H) }
             }
         }
         // Gate and up projections of the shared expert and every active expert in one parallel
@@ -330,8 +330,10 @@ public final class TransformerModel: @unchecked Sendable {
             offsets[e] = used
             if n == 0 { continue }
             let x = m.experts[e]
-            s.batch.add(x.gate, s.gathered + start[e] * H, s.gate + used, tokens: n)
-            s.batch.add(x.up, s.gathered + start[e] * H, s.up + used, tokens: n)
+            // One token (decode): every expert reads `h` itself, so the batch prepares it once.
+            let input = T == 1 ? UnsafePointer(s.h) : UnsafePointer(s.gathered + start[e] * H)
+            s.batch.add(x.gate, input, s.gate + used, tokens: n)
+            s.batch.add(x.up, input, s.up + used, tokens: n)
             used += n * x.intermediate
         }
         s.batch.run(pool: pool, counters: k)
@@ -461,23 +463,24 @@ final class Scratch {
         if T > tokens {
             for p in storage { p.deallocate() }
             storage = []
-            var inter = 1, experts = 1, topK = 1
+            // gate/up floats per token: a dense layer's width, or an MoE layer's shared expert plus
+            // its topK routed experts (at most the widest each).
+            var perToken = 1, experts = 1, topK = 1
             for l in layers {
                 switch l.feedForward {
-                case .dense(let m): inter = max(inter, m.intermediate)
+                case .dense(let m): perToken = max(perToken, m.intermediate)
                 case .moe(let m):
                     experts = max(experts, m.experts.count)
                     topK = max(topK, m.routing.topK)
-                    for e in m.experts { inter = max(inter, e.intermediate) }
-                    if let sh = m.shared { inter = max(inter, sh.intermediate) }
+                    let widest = m.experts.map(\.intermediate).max() ?? 0
+                    perToken = max(perToken, (m.shared?.intermediate ?? 0) + m.routing.topK * widest)
                 }
             }
             let H = c.hidden, qw = c.heads * c.headDim
             x = alloc(T * H); h = alloc(T * H); tmp = alloc(T * H)
             q = alloc(T * qw); att = alloc(T * qw)
             // MoE layers keep every routed row (T·topK) plus the shared expert's T rows at once.
-            let routed = T * (topK + 1)
-            gate = alloc(routed * inter); up = alloc(routed * inter)
+            gate = alloc(T * perToken); up = alloc(T * perToken)
             routerLogits = alloc(T * max(experts, 1)); routeWeights = alloc(T * topK)
             gathered = alloc(T * topK * H); expertOut = alloc(T * topK * H); groupWeights = alloc(T * topK)
             cos = alloc(c.headDim); sin = alloc(c.headDim); ropeTmp = alloc(c.headDim)

@@ -25,8 +25,9 @@ public struct WeightBinder {
 
     /// A `[rows, cols]` matrix read in place. FP8 weights come with their block scales
     /// (`<name>_scale_inv`, f32 `[ceil(rows/b), ceil(cols/b)]`), which stay in place too.
-    /// Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 matrices get an eight-row interleaved copy for the integer kernels
-    /// (`packedForKernels`) unless `lookupOnly` (an embedding table, read a row at a time).
+    /// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and Q4_K matrices get an eight-row interleaved copy for the integer
+    /// kernels (`packedForKernels`) unless `lookupOnly` (a matrix only read a row at a time: an
+    /// embedding table, MLA's kv_b).
     public func matrix(_ name: String, rows: Int, cols: Int, lookupOnly: Bool = false) throws -> WeightMatrix {
         let e = try entry(name, shape: [rows, cols])
         let base = e.data ?? UnsafeRawPointer(bitPattern: 64)!
@@ -51,7 +52,7 @@ public struct WeightBinder {
     }
 
     /// The `count` matrices `[rows, cols]` of a stacked `[count, rows, cols]` tensor (views, no copy).
-    public func stacked(_ name: String, count: Int, rows: Int, cols: Int) throws -> [WeightMatrix] {
+    public func stacked(_ name: String, count: Int, rows: Int, cols: Int, lookupOnly: Bool = false) throws -> [WeightMatrix] {
         let e = try entry(name, shape: [count, rows, cols])
         guard e.dtype != .f8e4m3 else { throw ModelError.badTensor(name, "stacked FP8 tensors are not supported") }
         let base = e.data ?? UnsafeRawPointer(bitPattern: 64)!
@@ -61,7 +62,7 @@ public struct WeightBinder {
         return (0..<count).map {
             var m = WeightMatrix(base: base + $0 * step, dtype: e.dtype, rows: rows, cols: cols, owner: e.file)
             m.activations = tensors.activations
-            return m.packedForKernels()
+            return lookupOnly ? m : m.packedForKernels()
         }
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import MoEModels
+import MoETensor
 
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Load a model and describe it.")
@@ -7,7 +8,9 @@ struct Info: ParsableCommand {
     @OptionGroup var options: ModelOptions
 
     func run() throws {
-        let model = try loadModel(directory: options.model, pool: try makePool(options.threads), activations: options.activations)
+        // Nothing is multiplied here: load without the repacked copies (.q8 would read and copy every matrix).
+        let activations: ActivationFormat = options.activations == .q8 ? .q8Mapped : options.activations
+        let model = try loadModel(directory: options.model, pool: try makePool(options.threads), activations: activations)
         let c = model.config
         let counts = model.parameterCounts()
         print("model_type      \(c.modelType)")

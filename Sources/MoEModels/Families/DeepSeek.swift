@@ -148,10 +148,12 @@ enum DeepSeek {
     /// (each head's key rows transposed) and `v_b_proj [heads, v, kvLoraRank]`, both read in place.
     static func bindKVUp(_ w: WeightBinder, _ a: String, _ m: MLAShape) throws -> MLAUpProjection {
         let fused = a + "kv_b_proj.weight"
+        // The absorbed form reads these a row at a time (dotRow / accumulateRow on the mapped rows),
+        // never through the row kernels: no repacked copy.
         if w.has(fused) || !w.has(a + "k_b_proj.weight") {
-            return .fused(try w.matrix(fused, rows: m.heads * (m.nopeDim + m.valueDim), cols: m.kvLoraRank))
+            return .fused(try w.matrix(fused, rows: m.heads * (m.nopeDim + m.valueDim), cols: m.kvLoraRank, lookupOnly: true))
         }
-        return .split(keys: try w.stacked(a + "k_b_proj.weight", count: m.heads, rows: m.kvLoraRank, cols: m.nopeDim),
-                      values: try w.stacked(a + "v_b_proj.weight", count: m.heads, rows: m.valueDim, cols: m.kvLoraRank))
+        return .split(keys: try w.stacked(a + "k_b_proj.weight", count: m.heads, rows: m.kvLoraRank, cols: m.nopeDim, lookupOnly: true),
+                      values: try w.stacked(a + "v_b_proj.weight", count: m.heads, rows: m.valueDim, cols: m.kvLoraRank, lookupOnly: true))
     }
 }
