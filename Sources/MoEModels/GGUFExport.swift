@@ -47,6 +47,16 @@ public struct GGUFLayout {
                        ("moe_intermediate_size", expertI), ("shared_expert_intermediate_size", sharedI)] where v > 1 << 24 {
             throw r.fail(k, "\(v) is larger than any model size MoEKit writes (at most 2^24)")
         }
+        // Each tensor's elements (the largest: the stacked experts) at most 2^40, as the GGUF reader allows.
+        for (k, dims) in [("num_experts", [experts, expertI, H]), ("vocab_size", [V, H]), ("intermediate_size", [I, H]),
+                          ("num_attention_heads", [heads, hd, H]), ("num_key_value_heads", [kv, hd, H])] {
+            var n = 1
+            for d in dims {
+                let (p, o) = n.multipliedReportingOverflow(by: max(d, 1))
+                guard !o, p <= 1 << 40 else { throw r.fail(k, "makes a tensor of more than 2^40 elements (\(dims.map(String.init).joined(separator: " × ")))") }
+                n = p
+            }
+        }
         self.heads = heads
         kvHeads = kv
         headDim = hd

@@ -44,7 +44,12 @@ private func quantQ8_0(_ x: UnsafePointer<Float>, _ o: UnsafeMutableRawPointer) 
     for j in 0..<32 { amax = max(amax, abs(x[j])) }
     let d = amax / 127, id: Float = d == 0 ? 0 : 1 / d
     put16(o, 0, d)
-    for j in 0..<32 { o.storeBytes(of: Int8(roundAway(x[j] * id)), toByteOffset: 2 + j, as: Int8.self) }
+    // Clamped, NaN to 0: finite weights never reach the clamp (|x·id| ≤ 127), but a file's NaN or
+    // infinity, or a block so small that 1/d overflows, must not trap the conversion.
+    for j in 0..<32 {
+        let v = roundAway(x[j] * id)
+        o.storeBytes(of: v.isNaN ? 0 : Int8(min(127, max(-127, v))), toByteOffset: 2 + j, as: Int8.self)
+    }
 }
 
 /// Q4_0/Q5_0 (scale from the signed extreme, offset 8/16) and Q4_1/Q5_1 (scale and minimum).
@@ -80,7 +85,7 @@ private func quantQ4or5(_ x: UnsafePointer<Float>, _ o: UnsafeMutableRawPointer,
 private func quantMXFP4(_ x: UnsafePointer<Float>, _ o: UnsafeMutableRawPointer) {
     var amax: Float = 0
     for j in 0..<32 { amax = max(amax, abs(x[j])) }
-    let e: UInt8 = amax > 0 ? UInt8(clamping: Int(log2(amax).rounded(.down)) - 2 + 127) : 0
+    let e: UInt8 = !(amax > 0) ? 0 : amax.isFinite ? UInt8(clamping: Int(log2(amax).rounded(.down)) - 2 + 127) : 254
     let d = e8m0Half(e)
     o.storeBytes(of: e, toByteOffset: 0, as: UInt8.self)
     var q = [UInt8](repeating: 0, count: 32)

@@ -3,7 +3,7 @@ import MoETensor
 
 struct Kernels: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure matrix-vector throughput per weight format (F32, BF16, F16, FP8) against memory bandwidth.")
+        abstract: "Measure matrix-vector throughput per weight format (F32, BF16, F16, FP8 and the GGML block types) against memory bandwidth.")
 
     @Option(help: "Matrix rows. The default, 65536 × 8192, makes every format's matrix (even Q2_K's, 168 MB) far larger than the caches: at 128 MB this machine's 32 MB-L3 EPYC still served part of an FP8 matrix from cache.")
     var rows = 65536
@@ -19,6 +19,7 @@ struct Kernels: ParsableCommand {
 
     func run() throws {
         guard rows > 0, cols > 0, rows * cols <= 1 << 31 else { throw CLIError("--rows × --cols must be positive and at most 2^31") }
+        guard cols % 256 == 0 else { throw CLIError("--cols must be a multiple of 256 (the K-quants' super-block)") }
         let counts = try threads.split(separator: ",").map { s -> Int in
             guard let t = Int(s), t >= 1, t <= 1024 else { throw CLIError("--threads: '\(s)' is not a thread count") }
             return t

@@ -172,5 +172,14 @@ extension QuantizeTests {
         let cfg = try ConfigReader(json: JSONParser.parse(Array(json.utf8)), file: "config.json")
         #expect { _ = try Quantizer.synthesize(config: cfg, to: Self.tmp("huge.gguf"), plan: QuantizePlan(target: .q8_0), seed: 1, pool: Fixtures.pool) }
             throws: { "\($0)".contains("vocab_size") }
+        // Sizes each under 2^24 whose product (the stacked experts) would overflow or be absurd.
+        let moe = """
+        {"model_type": "qwen3_moe", "hidden_size": 16000000, "num_hidden_layers": 1, "intermediate_size": 128,
+         "num_attention_heads": 4, "vocab_size": 64, "num_experts": 16000000, "num_experts_per_tok": 2,
+         "moe_intermediate_size": 16000000}
+        """
+        let big = try ConfigReader(json: JSONParser.parse(Array(moe.utf8)), file: "config.json")
+        #expect { _ = try Quantizer.synthesize(config: big, to: Self.tmp("huge-moe.gguf"), plan: QuantizePlan(target: .q8_0), seed: 1, pool: Fixtures.pool) }
+            throws: { "\($0)".contains("num_experts") && "\($0)".contains("2^40") }
     }
 }

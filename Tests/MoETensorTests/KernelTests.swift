@@ -445,6 +445,18 @@ func encode(_ values: [Float], as dtype: DType) -> [UInt8] {
 
     static let allTypes: [DType] = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .mxfp4, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
 
+    /// A source file's NaN, infinities or subnormal-sized blocks quantise without trapping, in every type.
+    @Test(arguments: allTypes)
+    func hostileValuesDoNotTrap(dtype: DType) {
+        let n = 256
+        for fill: [Float] in [[.nan], [.infinity, -.infinity, 1], [1e-38, -3e-39, 0], [.nan, 2, .greatestFiniteMagnitude]] {
+            let x = (0..<n).map { fill[$0 % fill.count] }
+            var out = [UInt8](repeating: 0, count: dtype.bytes(elements: n)!)
+            x.withUnsafeBufferPointer { xp in out.withUnsafeMutableBytes { quantizeBlocks(xp.baseAddress!, count: n, dtype: dtype, into: $0.baseAddress!) } }
+            #expect(out.count == dtype.bytes(elements: n)!)
+        }
+    }
+
     /// Activations as llama.cpp quantises them for a weight type (ggml's quantize_row_q8_0 / _q8_1 /
     /// _q8_K, written from its source), dequantised again: the exact input the integer kernels multiply.
     /// Q8_0/Q8_1: per 32, q = round(x·127/max|x|), scale max|x|/127 rounded to f16. Q8_K: per 256,
