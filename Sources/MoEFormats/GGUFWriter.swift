@@ -36,8 +36,6 @@ public final class GGUFWriter {
         }
     }
 
-    public func remove(_ key: String) { metadata.removeAll { $0.key == key } }
-
     /// Adds a tensor of GGML type `type` with GGML dimensions `dims`.
     public func addTensor(name: String, dims: [Int], type: UInt32) throws {
         guard let lay = GGMLType.layout[type] else { throw FormatError.io("GGUF writer: tensor '\(name)': unknown GGML type \(type)") }

@@ -11,6 +11,7 @@
 // CPU beyond summation order. Activations below 2^-126 are flushed to zero when rounded, as
 // vdpbf16ps would.
 #include "MoEKernelsC.h"
+#include <pthread.h>
 #include <string.h>
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
@@ -97,34 +98,35 @@ static float avx2_dot(int fp8, const uint8_t *w, const uint16_t *x, long n) {
 #define AVX512_BF16_FN __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi,avx512bf16")))
 
 static uint8_t fp8_hi[128], fp8_lo[128], fp8_order[64];
-static int native = -1;
+static int native;
+static pthread_once_t native_once = PTHREAD_ONCE_INIT;
+
+// Runs once (pthread_once: every thread then sees the finished tables).
+static void probe_native(void) {
+    __builtin_cpu_init();
+    native = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512bf16");
+    // High and low byte of each e4m3 magnitude's bf16 (sign added separately), and the byte order
+    // that makes unpacklo/unpackhi yield columns 0..31 and 32..63: within 128-bit lane L, bytes
+    // 0-7 go to words 8L.. of the low half, bytes 8-15 to words 32+8L.. of the high half.
+    for (int i = 0; i < 128; i++) {
+        float v = e4m3_value((uint8_t)i);
+        uint32_t u;
+        memcpy(&u, &v, 4);
+        uint16_t h = (uint16_t)(u >> 16);   // exact: e4m3 has 3 mantissa bits
+        fp8_hi[i] = (uint8_t)(h >> 8);
+        fp8_lo[i] = (uint8_t)h;
+    }
+    for (int lane = 0; lane < 4; lane++)
+        for (int e = 0; e < 8; e++) {
+            fp8_order[16 * lane + e] = (uint8_t)(8 * lane + e);
+            fp8_order[16 * lane + 8 + e] = (uint8_t)(32 + 8 * lane + e);
+        }
+}
 
 int moe_bf16act_native(void) {
-    int known = __atomic_load_n(&native, __ATOMIC_ACQUIRE);
-    if (known >= 0) return known;
-    {
-        __builtin_cpu_init();
-        int ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-                 __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512bf16");
-        // High and low byte of each e4m3 magnitude's bf16 (sign added separately), and the byte order
-        // that makes unpacklo/unpackhi yield columns 0..31 and 32..63: within 128-bit lane L, bytes
-        // 0-7 go to words 8L.. of the low half, bytes 8-15 to words 32+8L.. of the high half.
-        for (int i = 0; i < 128; i++) {
-            float v = e4m3_value((uint8_t)i);
-            uint32_t u;
-            memcpy(&u, &v, 4);
-            uint16_t h = (uint16_t)(u >> 16);   // exact: e4m3 has 3 mantissa bits
-            fp8_hi[i] = (uint8_t)(h >> 8);
-            fp8_lo[i] = (uint8_t)h;
-        }
-        for (int lane = 0; lane < 4; lane++)
-            for (int e = 0; e < 8; e++) {
-                fp8_order[16 * lane + e] = (uint8_t)(8 * lane + e);
-                fp8_order[16 * lane + 8 + e] = (uint8_t)(32 + 8 * lane + e);
-            }
-        __atomic_store_n(&native, ok, __ATOMIC_RELEASE);
-        return ok;
-    }
+    pthread_once(&native_once, probe_native);
+    return native;
 }
 
 typedef struct {

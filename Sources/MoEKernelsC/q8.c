@@ -7,11 +7,12 @@
 // where s[b] = d[b]·Σ q over block b and h[2b], h[2b+1] the same over its two halves of 16: the sums
 // that weight offsets and minima multiply.
 //
-// Every weight block of 32 is unpacked to 32 small integers u (unsigned, or signed for Q8_0/MXFP4),
-// and its contribution is
-//     a·d_x·Σ u·q  +  cb·s  +  clo·h_lo + chi·h_hi
-// with a, cb, clo, chi from the block's scales (see `unpack`). For Q2_K, Q3_K and Q6_K, whose scales
-// cover 16 weights, the two halves' scales multiply inside the integer sum.
+// Every weight block of 32 of Q4_0 … Q8_0 and MXFP4 is unpacked to 32 small integers u (unsigned, or
+// signed for Q8_0/MXFP4), and its contribution is
+//     a·d_x·Σ u·q  +  cb·s
+// with a, cb from the block's scales (see `unpack`). The K-quants go through `k_setup`/`kdot_group`
+// (below): for Q2_K, Q3_K and Q6_K, whose scales cover 16 weights, the two halves' scales multiply
+// inside the integer sum, and the half sums h carry their offsets or minima.
 #include "MoEKernelsC.h"
 #include <math.h>
 #include <string.h>
@@ -171,23 +172,12 @@ static inline __m256i bits_at(const uint8_t *p, int shift, int mask) {
     return _mm256_and_si256(_mm256_srl_epi16(v, _mm_cvtsi32_si128(shift)), _mm256_set1_epi8((char)mask));
 }
 
-static inline void scale_min_k4(const uint8_t *s, int j, int *sc, int *m) {
-    if (j < 4) { *sc = s[j] & 63; *m = s[j + 4] & 63; }
-    else { *sc = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4); *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4); }
-}
-
-static inline int scale_q3k(const uint8_t *s, int j) {
-    int low = j < 8 ? s[j] & 0xF : s[j - 8] >> 4;
-    int high = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
-    return (low | high << 4) - 32;
-}
-
 enum { MODE_U8 = 0, MODE_S8 = 1, MODE_SC16 = 2 };
 
+// A block of 32 (Q4_0 … Q8_0, MXFP4; MODE_U8 or MODE_S8): its weights and their two coefficients.
 typedef struct {
     __m256i u;      // 32 unpacked weights
-    __m256i sc16;   // MODE_SC16: the halves' scales as int16 lanes (8 each)
-    float a, cb, clo, chi;
+    float a, cb;
 } wblock;
 
 // Unpacks 32-block `b` of a row of GGML type `type` (codes as in GGUF). Returns the mode.
@@ -196,30 +186,30 @@ static inline __attribute__((always_inline)) int unpack(int type, const uint8_t 
     case 2: {   // Q4_0: d, 16 nibble bytes; value (u - 8)·d
         const uint8_t *p = w + b * 18;
         float d = f16(p);
-        k->u = nibbles(p + 2); k->a = d; k->cb = -8.0f * d; k->clo = k->chi = 0;
+        k->u = nibbles(p + 2); k->a = d; k->cb = -8.0f * d;
         return MODE_U8;
     }
     case 3: {   // Q4_1: d, m, nibbles; u·d + m
         const uint8_t *p = w + b * 20;
-        k->u = nibbles(p + 4); k->a = f16(p); k->cb = f16(p + 2); k->clo = k->chi = 0;
+        k->u = nibbles(p + 4); k->a = f16(p); k->cb = f16(p + 2);
         return MODE_U8;
     }
     case 6: {   // Q5_0: d, qh, nibbles; (u - 16)·d
         const uint8_t *p = w + b * 22;
         uint32_t qh; memcpy(&qh, p + 2, 4);
         float d = f16(p);
-        k->u = _mm256_or_si256(nibbles(p + 6), bit4_from_bits(qh)); k->a = d; k->cb = -16.0f * d; k->clo = k->chi = 0;
+        k->u = _mm256_or_si256(nibbles(p + 6), bit4_from_bits(qh)); k->a = d; k->cb = -16.0f * d;
         return MODE_U8;
     }
     case 7: {   // Q5_1: d, m, qh, nibbles
         const uint8_t *p = w + b * 24;
         uint32_t qh; memcpy(&qh, p + 4, 4);
-        k->u = _mm256_or_si256(nibbles(p + 8), bit4_from_bits(qh)); k->a = f16(p); k->cb = f16(p + 2); k->clo = k->chi = 0;
+        k->u = _mm256_or_si256(nibbles(p + 8), bit4_from_bits(qh)); k->a = f16(p); k->cb = f16(p + 2);
         return MODE_U8;
     }
     case 8: {   // Q8_0: d, 32 int8
         const uint8_t *p = w + b * 34;
-        k->u = _mm256_loadu_si256((const __m256i *)(p + 2)); k->a = f16(p); k->cb = k->clo = k->chi = 0;
+        k->u = _mm256_loadu_si256((const __m256i *)(p + 2)); k->a = f16(p); k->cb = 0;
         return MODE_S8;
     }
     case 39: {  // MXFP4: e8m0 exponent, nibbles indexing doubled e2m1 values
@@ -229,7 +219,7 @@ static inline __attribute__((always_inline)) int unpack(int type, const uint8_t 
         uint8_t e = p[0];
         uint32_t bits = e < 2 ? (0x00200000u << e) : ((uint32_t)(e - 1) << 23);
         float d; memcpy(&d, &bits, 4);
-        k->u = _mm256_shuffle_epi8(table, nibbles(p + 1)); k->a = d; k->cb = k->clo = k->chi = 0;
+        k->u = _mm256_shuffle_epi8(table, nibbles(p + 1)); k->a = d; k->cb = 0;
         return MODE_S8;
     }
     }
@@ -248,6 +238,17 @@ typedef struct {
     __m256i s16;
     uint8_t sc8[8];
 } kscales;
+
+// Sixteen signed half-block scales `sc` (Q3_K, Q6_K) whose values carry an offset: the scales as
+// int16 lanes, and the offset correction `offset`·d·sc per half block.
+static inline __attribute__((always_inline)) int sc16(kscales *k, __m128i sc, float d, float offset) {
+    k->s16 = _mm256_cvtepi8_epi16(sc);
+    __m256 f = _mm256_set1_ps(offset * d);
+    k->c0 = _mm256_mul_ps(f, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc)));
+    k->c1 = _mm256_mul_ps(f, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc, 8))));
+    k->d = d;
+    return MODE_SC16;
+}
 
 static inline __attribute__((always_inline)) int k_setup(int type, const uint8_t *p, kscales *k) {
     switch (type) {
@@ -269,12 +270,7 @@ static inline __attribute__((always_inline)) int k_setup(int type, const uint8_t
         uint32_t h32; memcpy(&h32, p + 104, 4);
         __m128i hi = _mm_and_si128(_mm_srlv_epi32(_mm_set1_epi32((int)h32), _mm_setr_epi32(0, 2, 4, 6)), _mm_set1_epi8(3));
         __m128i sc = _mm_sub_epi8(_mm_or_si128(lo, _mm_slli_epi16(hi, 4)), _mm_set1_epi8(32));
-        k->s16 = _mm256_cvtepi8_epi16(sc);
-        __m256 f = _mm256_set1_ps(-4.0f * d);
-        k->c0 = _mm256_mul_ps(f, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc)));
-        k->c1 = _mm256_mul_ps(f, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc, 8))));
-        k->d = d;
-        return MODE_SC16;
+        return sc16(k, sc, d, -4.0f);
     }
     case 12: case 13: {  // Q4_K / Q5_K: d | dmin | scales[12] | ...; value d·sc·u - dmin·m per 32
         // Twelve bytes -> eight 6-bit scales and eight 6-bit minima, with 32-bit masks.
@@ -294,12 +290,7 @@ static inline __attribute__((always_inline)) int k_setup(int type, const uint8_t
     default: {  // 14, Q6_K: ql[128] | qh[64] | scales[16] | d; value (u - 32)·d·sc per 16
         float d = f16(p + 208);
         __m128i sc = _mm_loadu_si128((const __m128i *)(p + 192));
-        k->s16 = _mm256_cvtepi8_epi16(sc);
-        __m256 f = _mm256_set1_ps(-32.0f * d);
-        k->c0 = _mm256_mul_ps(f, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc)));
-        k->c1 = _mm256_mul_ps(f, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc, 8))));
-        k->d = d;
-        return MODE_SC16;
+        return sc16(k, sc, d, -32.0f);
     }
     }
 }
@@ -336,8 +327,7 @@ static inline __m256i idot(int mode, const wblock *k, __m256i x) {
     if (mode == MODE_S8) {
         return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(k->u, k->u), _mm256_sign_epi8(x, k->u)), ones);
     }
-    __m256i p = _mm256_maddubs_epi16(k->u, x);
-    return _mm256_madd_epi16(p, mode == MODE_SC16 ? k->sc16 : ones);
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(k->u, x), ones);
 }
 
 // NT tokens at once (NT is a constant after inlining): each weight block is unpacked once.
@@ -360,7 +350,6 @@ static inline __attribute__((always_inline)) void dot_group(int type, const uint
             if (NT == 1 && (b & 1)) acc2[t] = _mm256_fmadd_ps(v, s, acc2[t]);
             else acc[t] = _mm256_fmadd_ps(v, s, acc[t]);
             if (mode == MODE_U8) corr[t] += k.cb * D[nb + b];
-            else if (mode == MODE_SC16) corr[t] += k.clo * D[2 * nb + 2 * b] + k.chi * D[2 * nb + 2 * b + 1];
         }
     }
     for (int t = 0; t < NT; t++) out[t * ostride] = hsum8(_mm256_add_ps(acc[t], acc2[t])) + corr[t];

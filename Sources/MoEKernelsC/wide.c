@@ -5,6 +5,7 @@
 // bf16act.c: one core's hardware prefetchers keep too few reads in flight). With AVX-512, four to
 // 63 tokens run in tiles of four rows × four tokens, and 64 or more through packed panels (below).
 #include "MoEKernelsC.h"
+#include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
@@ -129,15 +130,6 @@ INLINE void rows_tail(int type, const uint8_t *w, long cols, long rowBytes, long
             for (; r + 4 <= r1; r += 4) tile(type, w, cols, rowBytes, r, 4, xt, xstride, 1, yt, ystride);
             for (; r < r1; r++) tile(type, w, cols, rowBytes, r, 1, xt, xstride, 1, yt, ystride);
         }
-    }
-}
-
-static void rows_tail_any(int type, const uint8_t *w, long cols, long rowBytes, long r0, long r1, const float *x, long xstride,
-                          float *y, long ystride, long tokens) {
-    switch (type) {
-    case WIDE_F32: rows_tail(WIDE_F32, w, cols, rowBytes, r0, r1, x, xstride, y, ystride, tokens); break;
-    case WIDE_F16: rows_tail(WIDE_F16, w, cols, rowBytes, r0, r1, x, xstride, y, ystride, tokens); break;
-    default: rows_tail(WIDE_BF16, w, cols, rowBytes, r0, r1, x, xstride, y, ystride, tokens);
     }
 }
 

@@ -1,4 +1,4 @@
-// Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0 matrices repacked eight rows at a time, for the integer kernels: per group of eight
+// Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 (and Q4_K, below) matrices repacked eight rows at a time, for the integer kernels: per group of eight
 // rows and block of 32 weights, the eight rows' f16 scales side by side, then the weights arranged
 // so that one 32-byte vector holds four consecutive weights of each of the eight rows (lane r = row r).
 // A block of activations is then broadcast four bytes at a time and one multiply-add serves eight
@@ -107,11 +107,13 @@ int moe_x8_pack(int type, const void *src, long rowBytes, long cols, void *dst) 
 static int vnni = -1;
 
 int moe_has_vnni(void) {
-    if (vnni < 0) {
+    int known = __atomic_load_n(&vnni, __ATOMIC_RELAXED);
+    if (known < 0) {
         __builtin_cpu_init();
-        vnni = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") ? 1 : 0;
+        known = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") ? 1 : 0;
+        __atomic_store_n(&vnni, known, __ATOMIC_RELAXED);   // every thread computes the same value
     }
-    return vnni;
+    return known;
 }
 #else
 int moe_has_vnni(void) { return 0; }
@@ -125,25 +127,21 @@ int moe_dot_q8_x8_tokens_with(int use_vnni, int type, const void *w, long n, con
                               long tokens) {
 #if MOE_AVX2
     const uint8_t *wp = (const uint8_t *)w, *ap = (const uint8_t *)act;
+#define X8_DISPATCH(SUFFIX)                                                                \
+    switch (type) {                                                                        \
+    case 2: x8_q4_0_##SUFFIX(wp, n, ap, astride, out, ostride, tokens); return 0;          \
+    case 3: x8_q4_1_##SUFFIX(wp, n, ap, astride, out, ostride, tokens); return 0;          \
+    case 6: x8_q5_0_##SUFFIX(wp, n, ap, astride, out, ostride, tokens); return 0;          \
+    case 7: x8_q5_1_##SUFFIX(wp, n, ap, astride, out, ostride, tokens); return 0;          \
+    case 8: x8_q8_0_##SUFFIX(wp, n, ap, astride, out, ostride, tokens); return 0;          \
+    case 12: x8_q4_k_##SUFFIX(wp, n, ap, astride, out, ostride, tokens); return 0;         \
+    }
     if (use_vnni && moe_has_vnni()) {
-        switch (type) {
-        case 2: x8_q4_0_vnni(wp, n, ap, astride, out, ostride, tokens); return 0;
-        case 3: x8_q4_1_vnni(wp, n, ap, astride, out, ostride, tokens); return 0;
-        case 6: x8_q5_0_vnni(wp, n, ap, astride, out, ostride, tokens); return 0;
-        case 7: x8_q5_1_vnni(wp, n, ap, astride, out, ostride, tokens); return 0;
-        case 8: x8_q8_0_vnni(wp, n, ap, astride, out, ostride, tokens); return 0;
-        case 12: x8_q4_k_vnni(wp, n, ap, astride, out, ostride, tokens); return 0;
-        }
+        X8_DISPATCH(vnni)
         return -1;
     }
-    switch (type) {
-    case 2: x8_q4_0_avx2(wp, n, ap, astride, out, ostride, tokens); return 0;
-    case 3: x8_q4_1_avx2(wp, n, ap, astride, out, ostride, tokens); return 0;
-    case 6: x8_q5_0_avx2(wp, n, ap, astride, out, ostride, tokens); return 0;
-    case 7: x8_q5_1_avx2(wp, n, ap, astride, out, ostride, tokens); return 0;
-    case 8: x8_q8_0_avx2(wp, n, ap, astride, out, ostride, tokens); return 0;
-    case 12: x8_q4_k_avx2(wp, n, ap, astride, out, ostride, tokens); return 0;
-    }
+    X8_DISPATCH(avx2)
+#undef X8_DISPATCH
 #else
     (void)use_vnni; (void)type; (void)w; (void)n; (void)act; (void)astride; (void)out; (void)ostride; (void)tokens;
 #endif

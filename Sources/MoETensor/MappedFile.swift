@@ -30,8 +30,10 @@ public final class MappedFile: @unchecked Sendable {
     public let base: UnsafeRawPointer?
     /// True when `base` is a heap copy (`init(copying:name:)`) rather than a mapping.
     private let isCopy: Bool
-    /// Page ranges handed back with `release` (sorted, disjoint), which `prefetch` leaves alone.
+    /// Page ranges handed back with `release` (sorted and merged when `releasedSorted`), which
+    /// `prefetch` leaves alone.
     private var released: [Range<Int>] = []
+    private var releasedSorted = true
     private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
 
     public init(path: String) throws {
@@ -127,27 +129,37 @@ public final class MappedFile: @unchecked Sendable {
         guard end > start else { return }
         _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, Int32(MADV_DONTNEED))
         pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
-        var merged = start..<end
-        var kept: [Range<Int>] = []
-        for r in released {
-            if r.upperBound < merged.lowerBound || r.lowerBound > merged.upperBound {
-                kept.append(r)
-            } else {
-                merged = min(r.lowerBound, merged.lowerBound)..<max(r.upperBound, merged.upperBound)
-            }
-        }
-        kept.append(merged)
-        released = kept.sorted { $0.lowerBound < $1.lowerBound }
+        released.append(start..<end)   // sorted when read (`unreleased`): O(1) per matrix at load
+        releasedSorted = false
+        pthread_mutex_unlock(lock)
     }
 
     /// The parts of `range` not handed back with `release`.
     func unreleased(_ range: Range<Int>) -> [Range<Int>] {
         pthread_mutex_lock(lock)
         defer { pthread_mutex_unlock(lock) }
+        if !releasedSorted {
+            // Sort and merge, so both bounds increase and a binary search finds the first overlap.
+            var merged: [Range<Int>] = []
+            for r in released.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+                if let last = merged.last, r.lowerBound <= last.upperBound {
+                    merged[merged.count - 1] = last.lowerBound..<max(last.upperBound, r.upperBound)
+                } else {
+                    merged.append(r)
+                }
+            }
+            released = merged
+            releasedSorted = true
+        }
+        var lo = 0, hi = released.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if released[mid].upperBound <= range.lowerBound { lo = mid + 1 } else { hi = mid }
+        }
         var out: [Range<Int>] = []
         var from = range.lowerBound
-        for r in released where r.upperBound > from && r.lowerBound < range.upperBound {
+        for r in released[lo...] {
+            if r.lowerBound >= range.upperBound { break }
             if r.lowerBound > from { out.append(from..<r.lowerBound) }
             from = max(from, r.upperBound)
         }

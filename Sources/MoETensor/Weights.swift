@@ -18,8 +18,8 @@ public struct WeightMatrix: @unchecked Sendable {
     public let firstRow: Int
     /// How block-quantised, BF16 and FP8 weights meet their activations (F32 and F16 ignore it).
     public var activations: ActivationFormat = .q8
-    /// The rows repacked eight at a time for the integer kernels (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0; see
-    /// x8.c), or nil.
+    /// The rows repacked eight at a time for the integer kernels (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K;
+    /// see x8.c), or nil.
     /// `base` keeps the original layout for row lookups (embeddings).
     public private(set) var packed: UnsafeRawPointer?
     private var packedOwner: AnyObject?

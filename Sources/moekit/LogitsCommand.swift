@@ -13,7 +13,7 @@ struct Logits: ParsableCommand {
     @Flag(help: "Print {\"logits\": [[...], ...]}, one vocabulary-sized row per position.")
     var json = false
 
-    @Option(help: "With --json: print {\"top\": [[[id, logit], ...], ...]}, the K largest logits per position (highest first, ties by lower id) instead of whole rows.")
+    @Option(help: "Print {\"top\": [[[id, logit], ...], ...]}, the K largest logits per position (highest first, ties by lower id), instead of whole rows (JSON with or without --json).")
     var top: Int?
 
     func run() throws {

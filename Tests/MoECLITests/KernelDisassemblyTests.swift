@@ -58,22 +58,22 @@ import Testing
         Check(description: "FP8 e4m3 dot moe_dot_fp8_tokens", matches: { $0 == "moe_dot_fp8_tokens" },
               needs: [["vfmadd"], ["vcvtph2ps"]]),
         // bf16act.c: the AVX-512 tiles (FP8 bytes through two byte tables into bf16, vdpbf16ps) and
-        // the portable AVX2 path in the dispatcher, which may call only the tiles and the CPU probe.
+        // the portable AVX2 path in the dispatcher, which may call only the tiles and the CPU probe (once).
         Check(description: "AVX-512 BF16/FP8 x bf16 tiles rows_native", matches: { $0 == "rows_native" },
               needs: [["vdpbf16ps"], ["vpermi2b", "vpermt2b"], ["vpermb"], ["vpunpcklbw"], ["prefetcht1"]]),
         Check(description: "AVX2 BF16/FP8 x bf16 moe_dot_bf16act_rows_with", matches: { $0 == "moe_dot_bf16act_rows_with" },
               needs: [["vfmadd"], ["vcvtph2ps"], ["vpmovzxwd"]],
-              mayCall: { $0 == "rows_native" || $0 == "moe_bf16act_native" }),
+              mayCall: { $0 == "rows_native" || $0 == "moe_bf16act_native" || $0.hasPrefix("pthread_once") }),
         // wide.c: F32/F16/BF16 × f32. The dispatcher holds the AVX2 one- and two-token tiles and may
         // call the AVX-512 four-token tiles, the packed panels (with their buffer) and the CPU probe.
         Check(description: "AVX2 F32/F16/BF16 x f32 moe_dot_wide_rows", matches: { $0 == "moe_dot_wide_rows" },
               needs: [["vfmadd"], ["vcvtph2ps"], ["vpmovzxwd"]],
-              mayCall: { ["gemm_avx512", "rows4_avx512", "rows_tail_any"].contains($0) || $0.hasPrefix("aligned_alloc")
+              mayCall: { ["gemm_avx512", "rows4_avx512"].contains($0) || $0.hasPrefix("aligned_alloc")
                   || $0.hasPrefix("free") || $0.hasPrefix("__cpu_indicator_init") }),
         Check(description: "AVX-512 four-token tiles rows4_avx512", matches: { $0 == "rows4_avx512" },
               needs: [["vfmadd"], ["vcvtph2ps"], ["vpmovzxwd"]]),
         Check(description: "AVX-512 packed panels gemm_avx512", matches: { $0 == "gemm_avx512" },
-              needs: [["vfmadd"], ["vcvtph2ps"], ["vpmovzxwd"]], mayCall: { $0.hasPrefix("memset") || $0 == "rows_tail_any" }),
+              needs: [["vfmadd"], ["vcvtph2ps"], ["vpmovzxwd"]], mayCall: { $0.hasPrefix("memset") }),
     ]
 
     /// A top-level Swift function `name` of MoETensor, any signature (`$s9MoETensor<len><name>y...F`).

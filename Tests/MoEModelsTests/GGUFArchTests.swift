@@ -92,8 +92,8 @@ struct GGUFEdit {
     }
 }
 
-/// Logits, greedy tokens and experts of `model` against the fixture's transformers oracle, with
-/// GGUFParityTests' tolerance.
+/// Logits (within 1e-4 of the largest), greedy tokens and experts of `model` against the fixture's
+/// transformers oracle: GGUFParityTests' check, shared with the arch tests.
 func expectMatchesOracle(_ model: TransformerModel, _ name: String) throws {
     let oracle = try Oracle(name)
     let V = model.config.vocabSize

@@ -16,21 +16,8 @@ import MoERuntime
     func ggufMatchesTransformers(name: String) throws {
         let path = Self.root + "/\(name).gguf"
         try #require(FileManager.default.fileExists(atPath: path), "missing \(path)")
-        let oracle = try Oracle(name)
         let model = try loadModel(directory: path, pool: Fixtures.pool, activations: .f32)
-        let V = model.config.vocabSize
-        let logits = try model.forward(oracle.inputIds, state: model.makeState(), logits: .all)
-        for (p, ref) in oracle.logits.enumerated() {
-            let scale = ref.map(abs).max()!
-            let d = maxAbsDiff(logits[(p * V)..<((p + 1) * V)], ref)
-            #expect(d <= 1e-4 * scale, "\(name) position \(p): max |Δlogit| \(d)")
-        }
-        var options = GenerationOptions()
-        options.maxTokens = oracle.greedy.count
-        let trace = ExpertTrace(moeLayers: model.moeLayerIndices.count)
-        let out = try Generator(model: model).generate(prompt: oracle.inputIds, options: options, trace: trace)
-        #expect(out.tokens == oracle.greedy, "\(name)")
-        #expect(trace.experts == oracle.experts, "\(name)")
+        try expectMatchesOracle(model, name)
         #expect(model.unusedTensors.isEmpty, "\(name): \(model.unusedTensors)")
         #expect(model.mtpLayers == 0)
     }
