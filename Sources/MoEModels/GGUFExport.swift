@@ -36,11 +36,12 @@ public struct GGUFLayout {
         let V = try r.int("vocab_size", min: 1)
         let I = try r.int("intermediate_size", min: 1)
         let moe = type.hasSuffix("moe")
-        let experts = moe ? try r.int("num_experts", "num_local_experts", min: 1) : 0
-        let topK = moe ? try r.int("num_experts_per_tok", min: 1) : 0
+        let (experts, topK) = moe ? try r.expertCounts() : (0, 0)
         let expertI = moe ? try r.int("moe_intermediate_size", default: I, min: 1) : 0
         let sharedI = type == "qwen2_moe" ? try r.int("shared_expert_intermediate_size", default: 0) : 0
-        let dense = Set(moe ? (r.json["mlp_only_layers"]?.arrayValue ?? []).compactMap(\.intValue) : Array(0..<L))
+        // Dense layers as the Qwen MoE loader decides them: mlp_only_layers, and decoder_sparse_step.
+        let step = moe ? try r.int("decoder_sparse_step", default: 1, min: 1) : 1
+        let mlpOnly = Set(try r.intList("mlp_only_layers"))
         let tied = try r.bool("tie_word_embeddings", default: false)
         for (k, v) in [("hidden_size", H), ("num_hidden_layers", L), ("num_attention_heads", heads), ("num_key_value_heads", kv),
                        ("head_dim", hd), ("vocab_size", V), ("intermediate_size", I), ("num_experts", experts),
@@ -57,6 +58,7 @@ public struct GGUFLayout {
                 n = p
             }
         }
+        let dense = Set((0..<L).filter { !moe || mlpOnly.contains($0) || ($0 + 1) % step != 0 })
         self.heads = heads
         kvHeads = kv
         headDim = hd
