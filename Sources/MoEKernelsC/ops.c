@@ -5,6 +5,7 @@
 #include <math.h>
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
+#include "kernels/simd_common.h"
 
 // e^x: inputs above 88.3 are clamped there (a finite result), below -87.3 the result is 0.
 static inline __m256 exp8(__m256 x) {
@@ -24,12 +25,6 @@ static inline __m256 exp8(__m256 x) {
     return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
 }
 
-static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 static inline float dot(const float *a, const float *b, long n) {
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
@@ -39,7 +34,7 @@ static inline float dot(const float *a, const float *b, long n) {
         s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
     }
     for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    float s = hsum8(_mm256_add_ps(s0, s1));
+    float s = hsum256(_mm256_add_ps(s0, s1));
     for (; i < n; i++) s += a[i] * b[i];
     return s;
 }
@@ -87,7 +82,7 @@ void moe_attend_head(const float *q, const float *keys, const float *values, lon
         _mm256_storeu_ps(scores + j, e);
         vs = _mm256_add_ps(vs, e);
     }
-    sum = hsum8(vs);
+    sum = hsum256(vs);
 #endif
     for (; j < n; j++) {
         scores[j] = expf(scores[j] - m);

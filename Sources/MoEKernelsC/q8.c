@@ -18,6 +18,7 @@
 #include <string.h>
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
+#include "kernels/simd_common.h"
 #define MOE_AVX2 1
 #endif
 
@@ -145,12 +146,6 @@ int moe_q8_supported(void) {
 
 static inline float f16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return _cvtsh_ss(v); }
 
-static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 // 16 bytes -> 32 nibbles: the low nibbles (elements 0..15), then the high ones (16..31).
 static inline __m256i nibbles(const uint8_t *p) {
@@ -352,7 +347,7 @@ static inline __attribute__((always_inline)) void dot_group(int type, const uint
             if (mode == MODE_U8) corr[t] += k.cb * D[nb + b];
         }
     }
-    for (int t = 0; t < NT; t++) out[t * ostride] = hsum8(_mm256_add_ps(acc[t], acc2[t])) + corr[t];
+    for (int t = 0; t < NT; t++) out[t * ostride] = hsum256(_mm256_add_ps(acc[t], acc2[t])) + corr[t];
 }
 
 static inline __attribute__((always_inline)) void kdot_group(int type, long bbytes, const uint8_t *w, long n, const uint8_t *act,
@@ -387,7 +382,7 @@ static inline __attribute__((always_inline)) void kdot_group(int type, long bbyt
             }
         }
     }
-    for (int t = 0; t < NT; t++) out[t * ostride] = hsum8(_mm256_add_ps(acc[t], acc2[t]));
+    for (int t = 0; t < NT; t++) out[t * ostride] = hsum256(_mm256_add_ps(acc[t], acc2[t]));
 }
 
 static inline __attribute__((always_inline)) void dot_tokens(int type, const uint8_t *w, long n, const uint8_t *act,

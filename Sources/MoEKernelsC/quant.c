@@ -2,6 +2,7 @@
 #include <string.h>
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
+#include "kernels/simd_common.h"
 #define MOE_AVX2 1
 #endif
 
@@ -24,12 +25,6 @@ static float half_to_float(uint16_t h) {
 static uint16_t load16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
 
 #if MOE_AVX2
-static inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 // 16 nibble bytes -> (Σ q·x, Σ x) for one block of 32 activations (low nibbles are weights 0..15).
 static inline void nibble_block(const uint8_t *q, const float *x, __m256 *qx, __m256 *xs) {
@@ -60,7 +55,7 @@ float moe_dot_q4_0_f32(const void *wv, const float *x, long blocks) {
         nibble_block(p + 2, x + b * 32, &qx, &xs);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(load16(p))), _mm256_fnmadd_ps(eight, xs, qx), acc);
     }
-    return hsum(acc);
+    return hsum256(acc);
 #else
     float total = 0;
     for (long b = 0; b < blocks; b++) {
@@ -86,7 +81,7 @@ float moe_dot_q4_1_f32(const void *wv, const float *x, long blocks) {
         acc = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(load16(p))), qx, acc);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(load16(p + 2))), xs, acc);
     }
-    return hsum(acc);
+    return hsum256(acc);
 #else
     float total = 0;
     for (long b = 0; b < blocks; b++) {
@@ -118,7 +113,7 @@ float moe_dot_q8_0_f32(const void *wv, const float *x, long blocks) {
         __m256 d = _mm256_set1_ps(half_to_float(load16(p)));
         if (b & 1) acc1 = _mm256_fmadd_ps(d, s, acc1); else acc0 = _mm256_fmadd_ps(d, s, acc0);
     }
-    return hsum(_mm256_add_ps(acc0, acc1));
+    return hsum256(_mm256_add_ps(acc0, acc1));
 #else
     float total = 0;
     for (long b = 0; b < blocks; b++) {
@@ -183,7 +178,7 @@ static void dot_tokens(int kind, const uint8_t *w, const float *x, long xstride,
                 if (kind == 1) acc[t] = _mm256_fmadd_ps(mv, _mm256_add_ps(_mm256_add_ps(x0, x1), _mm256_add_ps(x2, x3)), acc[t]);
             }
         }
-        for (long t = 0; t < nt; t++) out[(t0 + t) * outstride] = hsum(acc[t]);
+        for (long t = 0; t < nt; t++) out[(t0 + t) * outstride] = hsum256(acc[t]);
     }
 }
 #endif

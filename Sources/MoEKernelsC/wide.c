@@ -9,6 +9,7 @@
 #include <string.h>
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
+#include "kernels/simd_common.h"
 #define MOE_X86 1
 #endif
 
@@ -57,12 +58,6 @@ INLINE __m256 load8(int type, const uint8_t *w, long i) {
     }
 }
 
-INLINE float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 // R rows from row r × T tokens: y[t*ystride + r + k]. One token keeps two accumulators per row
 // (columns i and i+8) so the adds do not wait on each other.
@@ -98,11 +93,11 @@ INLINE void tile(int type, const uint8_t *w, long cols, long rowBytes, long r, i
     for (int k = 0; k < R; k++) {
         const uint8_t *p = wr + k * rowBytes;
         if (T == 1) {
-            float s = hsum8(_mm256_add_ps(acc[k][0], acc[k][1]));
+            float s = hsum256(_mm256_add_ps(acc[k][0], acc[k][1]));
             for (long c = i; c < cols; c++) s += wide_value(type, p, c) * x[c];
             y[r + k] = s;
         } else {
-            float s0 = hsum8(acc[k][0]), s1 = hsum8(acc[k][1]);
+            float s0 = hsum256(acc[k][0]), s1 = hsum256(acc[k][1]);
             for (long c = i; c < cols; c++) {
                 float v = wide_value(type, p, c);
                 s0 += v * x[c];

@@ -1,8 +1,8 @@
-// Helpers shared by fp8.c (FP8 × f32) and bf16act.c (BF16/FP8 × bf16): the e4m3 value of a byte, a
-// horizontal sum, and sixteen e4m3 bytes widened to floats through IEEE halves. An e4m3 byte
-// s.eeee.mmm moved into a half as s.0eeee.mmm0000000 is exactly its value times 2^-8, subnormals
-// included, and F16C turns eight halves into floats in one instruction; callers fold the 2^8 into
-// their scales. Included by C files only; everything is static.
+// Helpers shared by fp8.c (FP8 × f32) and bf16act.c (BF16/FP8 × bf16): the e4m3 value of a byte,
+// and sixteen e4m3 bytes widened to floats through IEEE halves. An e4m3 byte s.eeee.mmm moved into
+// a half as s.0eeee.mmm0000000 is exactly its value times 2^-8, subnormals included, and F16C turns
+// eight halves into floats in one instruction; callers fold the 2^8 into their scales. Included by
+// C files only; everything is static.
 #ifndef MOE_FP8_COMMON_H
 #define MOE_FP8_COMMON_H
 #include <stdint.h>
@@ -15,13 +15,7 @@ static inline float e4m3_value(uint8_t b) {
 }
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-#include <immintrin.h>
-static inline float hsum256(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
+#include "simd_common.h"
 
 // 16 e4m3 bytes -> two vectors of 8 floats (value · 2^-8).
 static inline void fp8x16(const uint8_t *p, __m256 *lo, __m256 *hi) {
