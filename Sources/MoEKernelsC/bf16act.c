@@ -20,12 +20,6 @@
 
 #include "kernels/fp8_common.h"
 
-static inline float bf16_value(uint16_t h) {
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
 
 uint16_t moe_f32_to_bf16(float f) {
     uint32_t u;

@@ -1,26 +1,11 @@
 #include "MoEKernelsC.h"
 #include <string.h>
+#include "kernels/simd_common.h"
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
-#include "kernels/simd_common.h"
 #define MOE_AVX2 1
 #endif
 
-static float half_to_float(uint16_t h) {
-#if MOE_AVX2
-    return _cvtsh_ss(h);
-#else
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1F, mant = h & 0x3FF, bits;
-    if (exp == 0) {
-        float v = (float)mant * (1.0f / 16777216.0f);
-        return sign ? -v : v;
-    }
-    bits = exp == 31 ? (sign | 0x7F800000u | (mant << 13)) : (sign | ((exp - 15 + 127) << 23) | (mant << 13));
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-#endif
-}
 
 static uint16_t load16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
 
@@ -53,14 +38,14 @@ float moe_dot_q4_0_f32(const void *wv, const float *x, long blocks) {
         const uint8_t *p = w + b * 18;
         __m256 qx, xs;
         nibble_block(p + 2, x + b * 32, &qx, &xs);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(load16(p))), _mm256_fnmadd_ps(eight, xs, qx), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(half_value(load16(p))), _mm256_fnmadd_ps(eight, xs, qx), acc);
     }
     return hsum256(acc);
 #else
     float total = 0;
     for (long b = 0; b < blocks; b++) {
         const uint8_t *p = w + b * 18;
-        float d = half_to_float(load16(p)), s = 0;
+        float d = half_value(load16(p)), s = 0;
         for (int j = 0; j < 16; j++) {
             s += (float)((p[2 + j] & 0xF) - 8) * x[b * 32 + j] + (float)((p[2 + j] >> 4) - 8) * x[b * 32 + j + 16];
         }
@@ -78,15 +63,15 @@ float moe_dot_q4_1_f32(const void *wv, const float *x, long blocks) {
         const uint8_t *p = w + b * 20;
         __m256 qx, xs;
         nibble_block(p + 4, x + b * 32, &qx, &xs);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(load16(p))), qx, acc);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(load16(p + 2))), xs, acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(half_value(load16(p))), qx, acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(half_value(load16(p + 2))), xs, acc);
     }
     return hsum256(acc);
 #else
     float total = 0;
     for (long b = 0; b < blocks; b++) {
         const uint8_t *p = w + b * 20;
-        float d = half_to_float(load16(p)), m = half_to_float(load16(p + 2)), s = 0, xs = 0;
+        float d = half_value(load16(p)), m = half_value(load16(p + 2)), s = 0, xs = 0;
         for (int j = 0; j < 16; j++) {
             const float *xb = x + b * 32;
             s += (float)(p[4 + j] & 0xF) * xb[j] + (float)(p[4 + j] >> 4) * xb[j + 16];
@@ -110,7 +95,7 @@ float moe_dot_q8_0_f32(const void *wv, const float *x, long blocks) {
         s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q0, 8))), _mm256_loadu_ps(xb + 8), s);
         s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q1)), _mm256_loadu_ps(xb + 16), s);
         s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q1, 8))), _mm256_loadu_ps(xb + 24), s);
-        __m256 d = _mm256_set1_ps(half_to_float(load16(p)));
+        __m256 d = _mm256_set1_ps(half_value(load16(p)));
         if (b & 1) acc1 = _mm256_fmadd_ps(d, s, acc1); else acc0 = _mm256_fmadd_ps(d, s, acc0);
     }
     return hsum256(_mm256_add_ps(acc0, acc1));
@@ -118,7 +103,7 @@ float moe_dot_q8_0_f32(const void *wv, const float *x, long blocks) {
     float total = 0;
     for (long b = 0; b < blocks; b++) {
         const uint8_t *p = w + b * 34;
-        float d = half_to_float(load16(p)), s = 0;
+        float d = half_value(load16(p)), s = 0;
         for (int j = 0; j < 32; j++) s += (float)(int8_t)p[2 + j] * x[b * 32 + j];
         total += d * s;
     }
@@ -162,9 +147,9 @@ static void dot_tokens(int kind, const uint8_t *w, const float *x, long xstride,
         for (long b = 0; b < blocks; b++) {
             const uint8_t *p = w + b * bytes;
             __m256 f[4];
-            float d = half_to_float(load16(p)), m = 0;
+            float d = half_value(load16(p)), m = 0;
             if (kind == 0) unpack_q4(p + 2, f, 1);
-            else if (kind == 1) { m = half_to_float(load16(p + 2)); unpack_q4(p + 4, f, 0); }
+            else if (kind == 1) { m = half_value(load16(p + 2)); unpack_q4(p + 4, f, 0); }
             else unpack_q8(p + 2, f);
             __m256 dv = _mm256_set1_ps(d), mv = _mm256_set1_ps(m);
             for (long t = 0; t < nt; t++) {

@@ -7,9 +7,9 @@
 #include "MoEKernelsC.h"
 #include <stdlib.h>
 #include <string.h>
+#include "kernels/simd_common.h"
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
-#include "kernels/simd_common.h"
 #define MOE_X86 1
 #endif
 
@@ -22,28 +22,7 @@ static float wide_value(int type, const uint8_t *w, long i) {
         return f;
     }
     uint16_t h = (uint16_t)(w[2 * i] | (w[2 * i + 1] << 8));
-    if (type == WIDE_BF16) {
-        uint32_t u = (uint32_t)h << 16;
-        float f;
-        memcpy(&f, &u, 4);
-        return f;
-    }
-    // IEEE half, subnormals included.
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1F, m = h & 0x3FF, u;
-    if (e == 0x1F) {
-        u = sign | 0x7F800000 | (m << 13);
-    } else if (e != 0) {
-        u = sign | ((e + 112) << 23) | (m << 13);
-    } else if (m == 0) {
-        u = sign;
-    } else {
-        float f = (float)m / 16777216.0f;   // m · 2^-24
-        memcpy(&u, &f, 4);
-        u |= sign;
-    }
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
+    return type == WIDE_BF16 ? bf16_value(h) : half_value(h);
 }
 
 #if MOE_X86

@@ -6,6 +6,7 @@
 #ifndef MOE_FP8_COMMON_H
 #define MOE_FP8_COMMON_H
 #include <stdint.h>
+#include "simd_common.h"
 
 static inline float e4m3_value(uint8_t b) {
     int e = (b >> 3) & 0xF, m = b & 7;
@@ -15,7 +16,6 @@ static inline float e4m3_value(uint8_t b) {
 }
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
-#include "simd_common.h"
 
 // 16 e4m3 bytes -> two vectors of 8 floats (value · 2^-8).
 static inline void fp8x16(const uint8_t *p, __m256 *lo, __m256 *hi) {

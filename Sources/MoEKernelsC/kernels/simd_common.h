@@ -1,8 +1,39 @@
-// Small SIMD helpers every kernel file uses. Included by C files only; everything is static.
+// Small helpers every kernel file uses: IEEE half and bf16 to float, and a vector's horizontal sum.
+// Included by C files only; everything is static.
 #ifndef MOE_SIMD_COMMON_H
 #define MOE_SIMD_COMMON_H
-#if defined(__AVX2__)
+#include <stdint.h>
+#include <string.h>
+#if defined(__AVX2__) || defined(__F16C__)
 #include <immintrin.h>
+#endif
+
+// An IEEE half's value, subnormals, infinities and NaN included (F16C when compiled for it).
+static inline float half_value(uint16_t h) {
+#if defined(__F16C__)
+    return _cvtsh_ss(h);
+#else
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1F, m = h & 0x3FF, bits;
+    if (e == 0) {
+        float v = (float)m * (1.0f / 16777216.0f);   // m · 2^-24
+        return sign ? -v : v;
+    }
+    bits = e == 31 ? (sign | 0x7F800000u | (m << 13)) : (sign | ((e - 15 + 127) << 23) | (m << 13));
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+#endif
+}
+
+// A bf16's value (the high half of an f32).
+static inline float bf16_value(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+#if defined(__AVX2__)
 // The sum of a vector's eight floats.
 static inline __attribute__((always_inline)) float hsum256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
