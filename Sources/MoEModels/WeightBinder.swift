@@ -44,6 +44,8 @@ public struct WeightBinder {
         let grid = [(rows + block.rows - 1) / block.rows, (cols + block.cols - 1) / block.cols]
         guard s.shape == grid else { throw ModelError.shape(tensor: scaleName, expected: grid, actual: s.shape) }
         guard s.dtype == .f32 else { throw ModelError.badTensor(scaleName, "scales must be F32, found \(s.dtype.rawValue)") }
+        // The kernels read the scales as floats in place.
+        guard Int(bitPattern: s.data) % 4 == 0 else { throw ModelError.badTensor(scaleName, "its data is not 4-byte aligned in the file") }
         tensors.markUsed(scaleName)
         var m = WeightMatrix(fp8: base, rows: rows, cols: cols, scales: s.data ?? UnsafeRawPointer(bitPattern: 64)!,
                              blockRows: block.rows, blockCols: block.cols, owner: BothOwners(e.file, s.file))

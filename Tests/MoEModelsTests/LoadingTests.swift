@@ -183,3 +183,20 @@ func loadError(_ dir: String) -> String? {
         #expect(try kimi.forward(ids, state: kimi.makeState(), logits: .all) == base.forward(ids, state: base.makeState(), logits: .all))
     }
 }
+
+@Suite struct FP8ScaleAlignmentTests {
+    /// The kernels read FP8 block scales as floats in place: a file whose scales sit at an odd byte
+    /// offset (here after a one-byte tensor) is refused by tensor name, not read misaligned.
+    @Test func misalignedScalesAreRefused() throws {
+        let d = try copyFixture("deepseek_v3_fp8")
+        let src = try SafetensorsFile(path: Fixtures.path("deepseek_v3_fp8") + "/model.safetensors")
+        let tensors = [SafetensorsWriter.Tensor(name: "padding", dtype: .u8, shape: [1], bytes: [0])] + src.tensors.map { t in
+            SafetensorsWriter.Tensor(name: t.name, dtype: t.dtype, shape: t.shape,
+                                     bytes: Array(UnsafeRawBufferPointer(start: t.data, count: t.byteCount)))
+        }
+        FileManager.default.createFile(atPath: d + "/model.safetensors", contents: Data(SafetensorsWriter.serialize(tensors)))
+        #expect { _ = try loadModel(directory: d, pool: Fixtures.pool) } throws: {
+            "\($0)".contains("_scale_inv") && "\($0)".contains("aligned")
+        }
+    }
+}
