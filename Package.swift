@@ -3,10 +3,18 @@ import PackageDescription
 
 // Hot kernels must be compiled for a CPU with FMA/F16C, otherwise Swift lowers SIMD fused
 // multiply-adds and Float16 conversions to one library call per lane (10-20x slower, silently).
-// haswell (AVX2, FMA, F16C) is the portable x86-64 floor. Apple silicon / arm64 has NEON as baseline.
+// haswell (AVX2, FMA, F16C) is the portable x86-64 floor.
+// arm64's floor is ARMv8.2-A with the dot-product extension (sdot), which the NEON kernels use:
+// every Apple silicon core (tuned for the M1), Graviton 2 and later; the CPU check refuses others.
 #if arch(x86_64)
 let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
 let kernelCFlags: [CSetting] = [.unsafeFlags(["-march=haswell", "-O3"])]
+#elseif arch(arm64) && os(macOS)
+let kernelFlags: [SwiftSetting] = []
+let kernelCFlags: [CSetting] = [.unsafeFlags(["-mcpu=apple-m1", "-O3"])]
+#elseif arch(arm64)
+let kernelFlags: [SwiftSetting] = []
+let kernelCFlags: [CSetting] = [.unsafeFlags(["-march=armv8.2-a+dotprod", "-O3"])]
 #else
 let kernelFlags: [SwiftSetting] = []
 let kernelCFlags: [CSetting] = [.unsafeFlags(["-O3"])]

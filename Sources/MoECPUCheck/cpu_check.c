@@ -5,7 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) || defined(_M_X64)
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
+#if defined(__aarch64__) && defined(__APPLE__)
+#include <sys/sysctl.h>
+#endif
+
+#if defined(__x86_64__) || defined(_M_X64) || defined(__aarch64__)
 /// Whether the comma-separated list `list` names `feature` (case-insensitive, spaces ignored).
 static int listed(const char *list, const char *feature) {
     size_t flen = strlen(feature);
@@ -51,6 +58,29 @@ int moe_cpu_supported(char *missing, size_t n) {
         }
     }
     return ok;
+#elif defined(__aarch64__)
+    // The arm64 kernels need the dot-product extension (sdot, ARMv8.2-A+): Apple silicon, Graviton 2+,
+    // Cortex-A55/A76 and later have it; a Cortex-A53/A72 (Raspberry Pi 3/4) does not.
+    int present = 0;
+#if defined(__linux__)
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1UL << 20)
+#endif
+    present = (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#elif defined(__APPLE__)
+    int v = 0;
+    size_t len = sizeof v;
+    present = sysctlbyname("hw.optional.arm.FEAT_DotProd", &v, &len, NULL, 0) == 0 && v != 0;
+#endif
+    const char *simulated = getenv("MOEKIT_SIMULATE_MISSING_CPU");
+    if (present && !(simulated && listed(simulated, "dotprod"))) return 1;
+    if (missing && n > 0) {
+        const char *name = "DotProd (ARMv8.2 sdot)";
+        size_t used = 0;
+        for (const char *s = name; *s && used + 1 < n; s++) missing[used++] = *s;
+        missing[used] = 0;
+    }
+    return 0;
 #else
     (void)n;
     return 1;

@@ -45,6 +45,16 @@ void moe_f32_to_bf16_rows(const float *x, long n, uint16_t *out) {
         __m128i p = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
         _mm_storeu_si128((__m128i *)(out + i), p);
     }
+#elif MOE_NEON
+    const uint32x4_t exp = vdupq_n_u32(0x7F800000), abs = vdupq_n_u32(0x7FFFFFFF), bias = vdupq_n_u32(0x7FFF),
+                     one = vdupq_n_u32(1), quiet = vdupq_n_u32(0x400000), sign = vdupq_n_u32(0x80000000u);
+    for (; i + 4 <= n; i += 4) {
+        uint32x4_t u = vreinterpretq_u32_f32(vld1q_f32(x + i));
+        uint32x4_t r = vaddq_u32(u, vaddq_u32(bias, vandq_u32(vshrq_n_u32(u, 16), one)));
+        r = vbslq_u32(vcgtq_u32(vandq_u32(u, abs), exp), vorrq_u32(u, quiet), r);
+        r = vbslq_u32(vceqzq_u32(vandq_u32(u, exp)), vandq_u32(u, sign), r);
+        vst1_u16(out + i, vshrn_n_u32(r, 16));
+    }
 #endif
     for (; i < n; i++) out[i] = moe_f32_to_bf16(x[i]);
 }
@@ -253,6 +263,75 @@ AVX512_BF16_FN static void rows_native(int fp8, const uint8_t *w, long cols, lon
 #undef TILE
     }
 }
+#elif MOE_NEON
+// ---- NEON: both sides widened to f32, four rows × one or two tokens per tile ----
+int moe_bf16act_native(void) { return 1; }
+
+static inline float32x4_t bf16x4(const uint16_t *p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
+
+// Eight weights of a row at column i: FP8 (value · 2^-8) or BF16.
+static inline __attribute__((always_inline)) void weights8(int fp8, const uint8_t *p, long i, float32x4_t *lo, float32x4_t *hi) {
+    if (fp8) {
+        fp8x8(p + i, lo, hi);
+    } else {
+        uint16x8_t v = vld1q_u16((const uint16_t *)(const void *)p + i);
+        *lo = vreinterpretq_f32_u32(vshll_n_u16(vget_low_u16(v), 16));
+        *hi = vreinterpretq_f32_u32(vshll_high_n_u16(v, 16));
+    }
+}
+
+// R rows from row r × T tokens; BF16 is one block of all columns with scale 1.
+static inline __attribute__((always_inline)) void tile_neon(int fp8, const uint8_t *w, long cols, long rowBytes, const float *scales,
+                                                            long scaleCols, long blockRows, long blockCols, long firstRow, long r,
+                                                            int R, const uint16_t *x, long xstride, int T, float *y, long ystride) {
+    const uint8_t *wr = w + r * rowBytes;
+    const float *srow[4];
+    for (int k = 0; k < R; k++) srow[k] = fp8 ? scales + ((firstRow + r + k) / blockRows) * scaleCols : 0;
+    float32x4_t tot[4][2];
+    float tail[4][2];
+    for (int k = 0; k < R; k++)
+        for (int t = 0; t < T; t++) { tot[k][t] = vdupq_n_f32(0); tail[k][t] = 0; }
+    for (long c = 0, j = 0; c < cols; c += blockCols, j++) {
+        long n = cols - c < blockCols ? cols - c : blockCols;
+        float32x4_t acc[4][2];
+        for (int k = 0; k < R; k++)
+            for (int t = 0; t < T; t++) acc[k][t] = vdupq_n_f32(0);
+        long i = 0;
+        for (; i + 8 <= n; i += 8) {
+            float32x4_t x0[2], x1[2];
+            for (int t = 0; t < T; t++) { x0[t] = bf16x4(x + t * xstride + c + i); x1[t] = bf16x4(x + t * xstride + c + i + 4); }
+            for (int k = 0; k < R; k++) {
+                float32x4_t lo, hi;
+                weights8(fp8, wr + k * rowBytes, c + i, &lo, &hi);
+                for (int t = 0; t < T; t++) acc[k][t] = vfmaq_f32(vfmaq_f32(acc[k][t], lo, x0[t]), hi, x1[t]);
+            }
+        }
+        for (int k = 0; k < R; k++) {
+            float s = fp8 ? srow[k][j] : 1.0f;
+            for (int t = 0; t < T; t++) {
+                tot[k][t] = vfmaq_n_f32(tot[k][t], acc[k][t], fp8 ? s * 256.0f : 1.0f);
+                tail[k][t] += s * scalar_dot(fp8, wr + k * rowBytes + (fp8 ? c + i : 2 * (c + i)), x + t * xstride + c + i, n - i);
+            }
+        }
+    }
+    for (int k = 0; k < R; k++)
+        for (int t = 0; t < T; t++) y[t * ystride + r + k] = vaddvq_f32(tot[k][t]) + tail[k][t];
+}
+
+static void rows_neon(int fp8, const uint8_t *w, long cols, long rowBytes, const float *scales, long scaleCols, long blockRows,
+                      long blockCols, long firstRow, long r0, long r1, const uint16_t *x, long xstride, float *y, long ystride,
+                      long tokens) {
+    for (long t0 = 0; t0 < tokens; t0 += 2) {
+        int two = tokens - t0 >= 2;
+        const uint16_t *xt = x + t0 * xstride;
+        float *yt = y + t0 * ystride;
+        long r = r0;
+#define TILE(R, T) tile_neon(fp8, w, cols, rowBytes, scales, scaleCols, blockRows, blockCols, firstRow, r, R, xt, xstride, T, yt, ystride)
+        for (; r + 4 <= r1; r += 4) { if (two) TILE(4, 2); else TILE(4, 1); }
+        for (; r < r1; r++) { if (two) TILE(1, 2); else TILE(1, 1); }
+#undef TILE
+    }
+}
 #else
 int moe_bf16act_native(void) { return 0; }
 #endif
@@ -265,6 +344,11 @@ void moe_dot_bf16act_rows_with(int use_native, int fp8, const void *w, long cols
 #if MOE_X86
     if (use_native && moe_bf16act_native()) {
         rows_native(fp8, wb, cols, rowBytes, scales, scaleCols, blockRows, blockCols, firstRow, r0, r1, x, xstride, y, ystride, tokens);
+        return;
+    }
+#elif MOE_NEON
+    if (use_native) {
+        rows_neon(fp8, wb, cols, rowBytes, scales, scaleCols, blockRows, blockCols, firstRow, r0, r1, x, xstride, y, ystride, tokens);
         return;
     }
 #endif

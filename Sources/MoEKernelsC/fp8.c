@@ -1,6 +1,7 @@
 // Block-scaled FP8 (e4m3) rows times f32 activations (`--activations f32`), in place. The bytes are
 // widened through IEEE halves (kernels/fp8_common.h), the 2^8 folded into the block scales. Each
-// column block's products are summed in a vector and scaled once, and one horizontal sum ends the row.
+// column block's products are summed in a vector and scaled once, and one horizontal sum ends the row
+// (AVX2, or NEON on arm64).
 #include "MoEKernelsC.h"
 #include <string.h>
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
@@ -77,6 +78,36 @@ void moe_dot_fp8_tokens(const uint8_t *w, long cols, const float *scales, long b
             }
         }
         for (long t = 0; t < nt; t++) out[(t0 + t) * ostride] = hsum256(tot[t]) + tail[t];
+    }
+#elif MOE_NEON
+    // Up to four tokens share each decoded group of eight weights.
+    for (long t0 = 0; t0 < tokens; t0 += 4) {
+        long nt = tokens - t0 < 4 ? tokens - t0 : 4;
+        float32x4_t tot[4];
+        float tail[4] = {0, 0, 0, 0};
+        for (long t = 0; t < 4; t++) tot[t] = vdupq_n_f32(0);
+        for (long c = 0, j = 0; c < cols; c += blockCols, j++) {
+            long n = cols - c < blockCols ? cols - c : blockCols;
+            float32x4_t acc[4][2];
+            for (long t = 0; t < 4; t++) acc[t][0] = acc[t][1] = vdupq_n_f32(0);
+            long i = 0;
+            for (; i + 8 <= n; i += 8) {
+                float32x4_t lo, hi;
+                fp8x8(w + c + i, &lo, &hi);
+                for (long t = 0; t < nt; t++) {
+                    const float *xb = x + (t0 + t) * xstride + c + i;
+                    acc[t][0] = vfmaq_f32(acc[t][0], lo, vld1q_f32(xb));
+                    acc[t][1] = vfmaq_f32(acc[t][1], hi, vld1q_f32(xb + 4));
+                }
+            }
+            for (long t = 0; t < nt; t++) {
+                tot[t] = vfmaq_n_f32(tot[t], vaddq_f32(acc[t][0], acc[t][1]), scales[j] * 256.0f);
+                float r = 0;
+                for (long k = i; k < n; k++) r += e4m3_value(w[c + k]) * x[(t0 + t) * xstride + c + k];
+                tail[t] += r * scales[j];
+            }
+        }
+        for (long t = 0; t < nt; t++) out[(t0 + t) * ostride] = vaddvq_f32(tot[t]) + tail[t];
     }
 #else
     for (long t = 0; t < tokens; t++) {

@@ -1,11 +1,11 @@
 // Element-wise activation functions over whole rows. SwiGLU's exp is the Cephes single-precision
-// polynomial (relative error about 1e-7 over the clamped range), eight lanes at a time; the scalar
-// tail uses libm's expf.
+// polynomial (relative error about 1e-7 over the clamped range), eight lanes at a time (four with
+// NEON); the scalar tail uses libm's expf.
 #include "MoEKernelsC.h"
 #include <math.h>
+#include "kernels/simd_common.h"
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
-#include "kernels/simd_common.h"
 
 // e^x: inputs above 88.3 are clamped there (a finite result), below -87.3 the result is 0.
 static inline __m256 exp8(__m256 x) {
@@ -40,6 +40,40 @@ static inline float dot(const float *a, const float *b, long n) {
 }
 #endif
 
+#if MOE_NEON
+// The same exponential, four lanes at a time.
+static inline float32x4_t exp4(float32x4_t x) {
+    uint32x4_t under = vcltq_f32(x, vdupq_n_f32(-87.3f));
+    x = vminq_f32(vmaxq_f32(x, vdupq_n_f32(-87.3f)), vdupq_n_f32(88.3f));
+    float32x4_t k = vrndnq_f32(vmulq_n_f32(x, 1.44269504088896341f));
+    float32x4_t r = vfmsq_f32(x, k, vdupq_n_f32(0.693359375f));
+    r = vfmsq_f32(r, k, vdupq_n_f32(-2.12194440e-4f));
+    float32x4_t p = vdupq_n_f32(1.9875691500e-4f);
+    p = vfmaq_f32(vdupq_n_f32(1.3981999507e-3f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(8.3334519073e-3f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(4.1665795894e-2f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.6666665459e-1f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(5.0000001201e-1f), p, r);
+    p = vfmaq_f32(vaddq_f32(r, vdupq_n_f32(1.0f)), p, vmulq_f32(r, r));
+    int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(k), vdupq_n_s32(127)), 23);
+    float32x4_t v = vmulq_f32(p, vreinterpretq_f32_s32(e));
+    return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(v), under));
+}
+
+static inline float dot(const float *a, const float *b, long n) {
+    float32x4_t s0 = vdupq_n_f32(0), s1 = vdupq_n_f32(0);
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        s0 = vfmaq_f32(s0, vld1q_f32(a + i), vld1q_f32(b + i));
+        s1 = vfmaq_f32(s1, vld1q_f32(a + i + 4), vld1q_f32(b + i + 4));
+    }
+    for (; i + 4 <= n; i += 4) s0 = vfmaq_f32(s0, vld1q_f32(a + i), vld1q_f32(b + i));
+    float s = vaddvq_f32(vaddq_f32(s0, s1));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+#endif
+
 void moe_swiglu(float *gate, const float *up, long n) {
     long i = 0;
 #if defined(__AVX2__) && defined(__FMA__)
@@ -48,6 +82,12 @@ void moe_swiglu(float *gate, const float *up, long n) {
         __m256 g = _mm256_loadu_ps(gate + i);
         __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), g));
         _mm256_storeu_ps(gate + i, _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), _mm256_loadu_ps(up + i)));
+    }
+#elif MOE_NEON
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t g = vld1q_f32(gate + i);
+        float32x4_t e = exp4(vnegq_f32(g));
+        vst1q_f32(gate + i, vmulq_f32(vdivq_f32(g, vaddq_f32(vdupq_n_f32(1.0f), e)), vld1q_f32(up + i)));
     }
 #endif
     for (; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
@@ -62,7 +102,7 @@ void moe_attend_head(const float *q, const float *keys, const float *values, lon
     }
     float m = -INFINITY;
     for (long j = 0; j < n; j++) {
-#if defined(__AVX2__) && defined(__FMA__)
+#if (defined(__AVX2__) && defined(__FMA__)) || MOE_NEON
         float v = dot(keys + (first + j) * stride, q, headDim) * scale;
 #else
         float v = 0;
@@ -83,6 +123,14 @@ void moe_attend_head(const float *q, const float *keys, const float *values, lon
         vs = _mm256_add_ps(vs, e);
     }
     sum = hsum256(vs);
+#elif MOE_NEON
+    float32x4_t vs = vdupq_n_f32(0), vm = vdupq_n_f32(m);
+    for (; j + 4 <= n; j += 4) {
+        float32x4_t e = exp4(vsubq_f32(vld1q_f32(scores + j), vm));
+        vst1q_f32(scores + j, e);
+        vs = vaddq_f32(vs, e);
+    }
+    sum = vaddvq_f32(vs);
 #endif
     for (; j < n; j++) {
         scores[j] = expf(scores[j] - m);
@@ -108,6 +156,22 @@ void moe_attend_head(const float *q, const float *keys, const float *values, lon
         _mm256_storeu_ps(out + d + 16, a2);
         _mm256_storeu_ps(out + d + 24, a3);
     }
+#elif MOE_NEON
+    for (; d + 16 <= headDim; d += 16) {
+        float32x4_t a0 = vdupq_n_f32(0), a1 = a0, a2 = a0, a3 = a0;
+        for (j = 0; j < n; j++) {
+            const float *v = values + (first + j) * stride + d;
+            float p = scores[j];
+            a0 = vfmaq_n_f32(a0, vld1q_f32(v), p);
+            a1 = vfmaq_n_f32(a1, vld1q_f32(v + 4), p);
+            a2 = vfmaq_n_f32(a2, vld1q_f32(v + 8), p);
+            a3 = vfmaq_n_f32(a3, vld1q_f32(v + 12), p);
+        }
+        vst1q_f32(out + d, a0);
+        vst1q_f32(out + d + 4, a1);
+        vst1q_f32(out + d + 8, a2);
+        vst1q_f32(out + d + 12, a3);
+    }
 #endif
     for (; d < headDim; d++) {
         float a = 0;
@@ -121,6 +185,8 @@ float moe_exp_check(float x) {
     float out[8];
     _mm256_storeu_ps(out, exp8(_mm256_set1_ps(x)));
     return out[0];
+#elif MOE_NEON
+    return vgetq_lane_f32(exp4(vdupq_n_f32(x)), 0);
 #else
     return expf(x);
 #endif

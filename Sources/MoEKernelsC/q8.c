@@ -16,9 +16,9 @@
 #include "MoEKernelsC.h"
 #include <math.h>
 #include <string.h>
+#include "kernels/simd_common.h"
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
-#include "kernels/simd_common.h"
 #define MOE_AVX2 1
 #endif
 
@@ -28,6 +28,8 @@ long moe_q8_act_bytes(long n) { return n + (n / 32) * 16; }
 static inline int round_int(float v) {
 #if MOE_AVX2
     return _mm_cvtss_si32(_mm_set_ss(v));
+#elif MOE_NEON
+    return vcvtns_s32_f32(v);
 #else
     return (int)lrintf(v);
 #endif
@@ -102,6 +104,22 @@ void moe_quantize_q8_act(const float *x, long n, void *actv, int kind) {
         __m256i p8 = _mm256_packs_epi16(p16a, p16b);
         p8 = _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
         _mm256_storeu_si256((__m256i *)(q + b * 32), p8);
+#elif MOE_NEON
+        float32x4_t v[8];
+        float32x4_t m = vdupq_n_f32(0);
+        for (int k = 0; k < 8; k++) { v[k] = vld1q_f32(xb + 4 * k); m = vmaxq_f32(m, vabsq_f32(v[k])); }
+        amax = vmaxvq_f32(m);
+        const float mul = amax != 0 ? 127.0f / amax : 0.0f;
+        int32x4_t i[8];
+        // Round to nearest, ties to even, as the AVX2 path and lrintf.
+        for (int k = 0; k < 8; k++) i[k] = vcvtnq_s32_f32(vmulq_n_f32(v[k], mul));
+        lo = vaddvq_s32(vaddq_s32(vaddq_s32(i[0], i[1]), vaddq_s32(i[2], i[3])));
+        hi = vaddvq_s32(vaddq_s32(vaddq_s32(i[4], i[5]), vaddq_s32(i[6], i[7])));
+        for (int k = 0; k < 2; k++) {
+            int16x8_t a = vcombine_s16(vqmovn_s32(i[4 * k]), vqmovn_s32(i[4 * k + 1]));
+            int16x8_t c = vcombine_s16(vqmovn_s32(i[4 * k + 2]), vqmovn_s32(i[4 * k + 3]));
+            vst1q_s8(q + b * 32 + 16 * k, vcombine_s8(vqmovn_s16(a), vqmovn_s16(c)));
+        }
 #else
         for (int j = 0; j < 32; j++) { float a = fabsf(xb[j]); amax = a > amax ? a : amax; }
         float id = amax != 0 ? 127.0f / amax : 0.0f;
@@ -135,12 +153,14 @@ int moe_q8_act_kind(int type) {
 }
 
 int moe_q8_supported(void) {
-#if MOE_AVX2
+#if MOE_AVX2 || MOE_NEON
     return 1;
 #else
     return 0;
 #endif
 }
+
+enum { MODE_U8 = 0, MODE_S8 = 1, MODE_SC16 = 2 };
 
 #if MOE_AVX2
 
@@ -167,7 +187,6 @@ static inline __m256i bits_at(const uint8_t *p, int shift, int mask) {
     return _mm256_and_si256(_mm256_srl_epi16(v, _mm_cvtsi32_si128(shift)), _mm256_set1_epi8((char)mask));
 }
 
-enum { MODE_U8 = 0, MODE_S8 = 1, MODE_SC16 = 2 };
 
 // A block of 32 (Q4_0 … Q8_0, MXFP4; MODE_U8 or MODE_S8): its weights and their two coefficients.
 typedef struct {
@@ -385,6 +404,243 @@ static inline __attribute__((always_inline)) void kdot_group(int type, long bbyt
     for (int t = 0; t < NT; t++) out[t * ostride] = hsum256(_mm256_add_ps(acc[t], acc2[t]));
 }
 
+#elif MOE_NEON
+
+// The same arithmetic with NEON and the dot-product extension: a block of 32 unpacked to two vectors
+// of sixteen bytes (elements 0..15, 16..31); sdot multiplies signed bytes, and every unsigned quant
+// here is below 64, so one instruction serves the unsigned and the signed (Q8_0, MXFP4) types.
+static inline float f16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return half_value(v); }
+
+typedef struct {
+    int8x16_t lo, hi;   // elements 0..15, 16..31
+    float a, cb;
+} wblock;
+
+// Byte j = 0x10 when bit j of the low sixteen bits of x is set.
+static inline uint8x16_t bit4_16(uint32_t x) {
+    const uint8x16_t bits = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+    uint8x16_t v = vcombine_u8(vdup_n_u8((uint8_t)x), vdup_n_u8((uint8_t)(x >> 8)));
+    return vandq_u8(vtstq_u8(v, bits), vdupq_n_u8(0x10));
+}
+
+// 16 nibble bytes: low nibbles are elements 0..15, high ones 16..31.
+static inline void nibbles16(const uint8_t *p, uint8x16_t *lo, uint8x16_t *hi) {
+    uint8x16_t v = vld1q_u8(p);
+    *lo = vandq_u8(v, vdupq_n_u8(0x0F));
+    *hi = vshrq_n_u8(v, 4);
+}
+
+static inline __attribute__((always_inline)) int unpack(int type, const uint8_t *w, long b, wblock *k) {
+    uint8x16_t lo, hi;
+    switch (type) {
+    case 2: {   // Q4_0
+        const uint8_t *p = w + b * 18;
+        float d = f16(p);
+        nibbles16(p + 2, &lo, &hi);
+        k->a = d; k->cb = -8.0f * d;
+        break;
+    }
+    case 3: {   // Q4_1
+        const uint8_t *p = w + b * 20;
+        nibbles16(p + 4, &lo, &hi);
+        k->a = f16(p); k->cb = f16(p + 2);
+        break;
+    }
+    case 6: {   // Q5_0
+        const uint8_t *p = w + b * 22;
+        uint32_t qh; memcpy(&qh, p + 2, 4);
+        float d = f16(p);
+        nibbles16(p + 6, &lo, &hi);
+        lo = vorrq_u8(lo, bit4_16(qh)); hi = vorrq_u8(hi, bit4_16(qh >> 16));
+        k->a = d; k->cb = -16.0f * d;
+        break;
+    }
+    case 7: {   // Q5_1
+        const uint8_t *p = w + b * 24;
+        uint32_t qh; memcpy(&qh, p + 4, 4);
+        nibbles16(p + 8, &lo, &hi);
+        lo = vorrq_u8(lo, bit4_16(qh)); hi = vorrq_u8(hi, bit4_16(qh >> 16));
+        k->a = f16(p); k->cb = f16(p + 2);
+        break;
+    }
+    case 8: {   // Q8_0
+        const uint8_t *p = w + b * 34;
+        k->lo = vld1q_s8((const int8_t *)(p + 2)); k->hi = vld1q_s8((const int8_t *)(p + 18));
+        k->a = f16(p); k->cb = 0;
+        return MODE_S8;
+    }
+    case 39: {  // MXFP4
+        const uint8_t *p = w + b * 17;
+        const int8x16_t table = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+        uint8_t e = p[0];
+        uint32_t bits = e < 2 ? (0x00200000u << e) : ((uint32_t)(e - 1) << 23);
+        float d; memcpy(&d, &bits, 4);
+        nibbles16(p + 1, &lo, &hi);
+        k->lo = vqtbl1q_s8(table, lo); k->hi = vqtbl1q_s8(table, hi);
+        k->a = d; k->cb = 0;
+        return MODE_S8;
+    }
+    default: return -1;
+    }
+    k->lo = vreinterpretq_s8_u8(lo); k->hi = vreinterpretq_s8_u8(hi);
+    return MODE_U8;
+}
+
+static inline __attribute__((always_inline)) void dot_group(int type, const uint8_t *w, long n, const uint8_t *act,
+                                                            long astride, float *out, long ostride, const int NT) {
+    long nb = n / 32;
+    float32x4_t acc[4], acc2[4];
+    float corr[4];
+    for (int t = 0; t < NT; t++) { acc[t] = acc2[t] = vdupq_n_f32(0); corr[t] = 0; }
+    for (long b = 0; b < nb; b++) {
+        wblock k;
+        int mode = unpack(type, w, b, &k);
+        for (int t = 0; t < NT; t++) {
+            const uint8_t *A = act + t * astride;
+            const float *D = (const float *)(A + n);
+            const int8_t *x = (const int8_t *)(A + b * 32);
+            int32x4_t s = vdotq_s32(vdotq_s32(vdupq_n_s32(0), k.lo, vld1q_s8(x)), k.hi, vld1q_s8(x + 16));
+            float sc = k.a * D[b];
+            // Two accumulators per token when decoding, to hide the FMA latency.
+            if (NT == 1 && (b & 1)) acc2[t] = vfmaq_n_f32(acc2[t], vcvtq_f32_s32(s), sc);
+            else acc[t] = vfmaq_n_f32(acc[t], vcvtq_f32_s32(s), sc);
+            if (mode == MODE_U8) corr[t] += k.cb * D[nb + b];
+        }
+    }
+    for (int t = 0; t < NT; t++) out[t * ostride] = vaddvq_f32(vaddq_f32(acc[t], acc2[t])) + corr[t];
+}
+
+// K-quant super-block scales, as in the AVX2 path: `d` times the integer sum; block scales `sc`
+// (eight per 32 for Q4_K/Q5_K, MODE_U8; sixteen per 16 for the others, MODE_SC16); `c` the
+// coefficients of the activation block sums (eight) or half-block sums (sixteen).
+typedef struct {
+    float d;
+    int32_t sc[16];
+    float c[16];
+} kscales;
+
+static inline __attribute__((always_inline)) int k_setup(int type, const uint8_t *p, kscales *k) {
+    switch (type) {
+    case 10: {  // Q2_K: scales[16] | qs[64] | d | dmin
+        float dmin = f16(p + 82);
+        k->d = f16(p + 80);
+        for (int i = 0; i < 16; i++) { k->sc[i] = p[i] & 0x0F; k->c[i] = -dmin * (float)(p[i] >> 4); }
+        return MODE_SC16;
+    }
+    case 11: {  // Q3_K: hmask[32] | qs[64] | scales[12] | d; sixteen 6-bit scales, offset 32
+        float d = f16(p + 108);
+        const uint8_t *s = p + 96;
+        for (int i = 0; i < 16; i++) {
+            int low = i < 8 ? (s[i] & 0x0F) : (s[i - 8] >> 4);
+            int high = (s[8 + (i & 3)] >> (2 * (i >> 2))) & 3;
+            k->sc[i] = (low | (high << 4)) - 32;
+            k->c[i] = -4.0f * d * (float)k->sc[i];
+        }
+        k->d = d;
+        return MODE_SC16;
+    }
+    case 12: case 13: {  // Q4_K / Q5_K: d | dmin | scales[12]
+        const uint8_t *s = p + 4;
+        float dmin = f16(p + 2);
+        for (int j = 0; j < 8; j++) {
+            int scale, mn;
+            if (j < 4) { scale = s[j] & 63; mn = s[j + 4] & 63; }
+            else { scale = (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4); mn = (s[j + 4] >> 4) | ((s[j] >> 6) << 4); }
+            k->sc[j] = scale;
+            k->c[j] = -dmin * (float)mn;
+        }
+        k->d = f16(p);
+        return MODE_U8;
+    }
+    default: {  // 14, Q6_K: ql[128] | qh[64] | scales[16] | d; offset 32
+        float d = f16(p + 208);
+        for (int i = 0; i < 16; i++) { k->sc[i] = (int8_t)p[192 + i]; k->c[i] = -32.0f * d * (float)k->sc[i]; }
+        k->d = d;
+        return MODE_SC16;
+    }
+    }
+}
+
+// (32 bytes at p >> shift) & mask, per byte.
+static inline void bits_at(const uint8_t *p, int shift, int mask, uint8x16_t *lo, uint8x16_t *hi) {
+    int8x16_t sh = vdupq_n_s8((int8_t)-shift);
+    uint8x16_t m = vdupq_n_u8((uint8_t)mask);
+    *lo = vandq_u8(vshlq_u8(vld1q_u8(p), sh), m);
+    *hi = vandq_u8(vshlq_u8(vld1q_u8(p + 16), sh), m);
+}
+
+// The 32 quants of block j (0..7) of a K-quant super-block at p.
+static inline __attribute__((always_inline)) void k_quants(int type, const uint8_t *p, int j, int8x16_t *qlo, int8x16_t *qhi) {
+    int h = j >> 2, jj = j & 3;
+    uint8x16_t lo, hi, a, b;
+    switch (type) {
+    case 10: bits_at(p + 16 + 32 * h, 2 * jj, 3, &lo, &hi); break;
+    case 11:
+        bits_at(p + 32 + 32 * h, 2 * jj, 3, &lo, &hi);
+        bits_at(p, j, 1, &a, &b);
+        lo = vorrq_u8(lo, vshlq_n_u8(a, 2)); hi = vorrq_u8(hi, vshlq_n_u8(b, 2));
+        break;
+    case 12: bits_at(p + 16 + 32 * (j >> 1), 4 * (j & 1), 0x0F, &lo, &hi); break;
+    case 13:
+        bits_at(p + 48 + 32 * (j >> 1), 4 * (j & 1), 0x0F, &lo, &hi);
+        bits_at(p + 16, j, 1, &a, &b);
+        lo = vorrq_u8(lo, vshlq_n_u8(a, 4)); hi = vorrq_u8(hi, vshlq_n_u8(b, 4));
+        break;
+    default:  // 14: Q6_K
+        bits_at(p + 64 * h + 32 * (jj & 1), 4 * (jj >> 1), 0x0F, &lo, &hi);
+        bits_at(p + 128 + 32 * h, 2 * jj, 3, &a, &b);
+        lo = vorrq_u8(lo, vshlq_n_u8(a, 4)); hi = vorrq_u8(hi, vshlq_n_u8(b, 4));
+        break;
+    }
+    *qlo = vreinterpretq_s8_u8(lo);
+    *qhi = vreinterpretq_s8_u8(hi);
+}
+
+static inline __attribute__((always_inline)) void kdot_group(int type, long bbytes, const uint8_t *w, long n, const uint8_t *act,
+                                                             long astride, float *out, long ostride, const int NT) {
+    long nb = n / 32;
+    float32x4_t acc[4], acc2[4];
+    for (int t = 0; t < NT; t++) acc[t] = acc2[t] = vdupq_n_f32(0);
+    for (long sb = 0; sb < nb / 8; sb++) {
+        const uint8_t *p = w + sb * bbytes;
+        kscales k;
+        int mode = k_setup(type, p, &k);
+        int32x4_t isum[4];
+        for (int t = 0; t < NT; t++) isum[t] = vdupq_n_s32(0);
+        for (int j = 0; j < 8; j++) {
+            int8x16_t lo, hi;
+            k_quants(type, p, j, &lo, &hi);
+            for (int t = 0; t < NT; t++) {
+                const int8_t *x = (const int8_t *)(act + t * astride + (sb * 8 + j) * 32);
+                int32x4_t dl = vdotq_s32(vdupq_n_s32(0), lo, vld1q_s8(x));
+                int32x4_t dh = vdotq_s32(vdupq_n_s32(0), hi, vld1q_s8(x + 16));
+                if (mode == MODE_SC16) {
+                    isum[t] = vmlaq_n_s32(isum[t], dl, k.sc[2 * j]);
+                    isum[t] = vmlaq_n_s32(isum[t], dh, k.sc[2 * j + 1]);
+                } else {
+                    isum[t] = vmlaq_n_s32(isum[t], vaddq_s32(dl, dh), k.sc[j]);
+                }
+            }
+        }
+        for (int t = 0; t < NT; t++) {
+            const float *D = (const float *)(act + t * astride + n);
+            acc[t] = vfmaq_n_f32(acc[t], vcvtq_f32_s32(isum[t]), k.d * D[sb * 8]);
+            if (mode == MODE_U8) {
+                const float *S = D + nb + sb * 8;
+                acc2[t] = vfmaq_f32(acc2[t], vld1q_f32(k.c), vld1q_f32(S));
+                acc2[t] = vfmaq_f32(acc2[t], vld1q_f32(k.c + 4), vld1q_f32(S + 4));
+            } else {
+                const float *H = D + 2 * nb + sb * 16;
+                for (int q = 0; q < 16; q += 4) acc2[t] = vfmaq_f32(acc2[t], vld1q_f32(k.c + q), vld1q_f32(H + q));
+            }
+        }
+    }
+    for (int t = 0; t < NT; t++) out[t * ostride] = vaddvq_f32(vaddq_f32(acc[t], acc2[t]));
+}
+
+#endif
+
+#if MOE_AVX2 || MOE_NEON
 static inline __attribute__((always_inline)) void dot_tokens(int type, const uint8_t *w, long n, const uint8_t *act,
                                                              long astride, float *out, long ostride, long tokens) {
     long t = 0;
@@ -415,7 +671,7 @@ DEFINE(mxfp4, 39)
 #endif
 
 int moe_dot_q8_tokens(int type, const void *w, long n, const void *act, long astride, float *out, long ostride, long tokens) {
-#if MOE_AVX2
+#if MOE_AVX2 || MOE_NEON
     const uint8_t *wp = (const uint8_t *)w, *ap = (const uint8_t *)act;
     switch (type) {
     case 2: dot_q4_0(wp, n, ap, astride, out, ostride, tokens); return 0;

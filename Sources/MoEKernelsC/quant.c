@@ -8,6 +8,9 @@
 
 
 static uint16_t load16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+#if MOE_NEON
+static void dot_tokens(int kind, const uint8_t *w, const float *x, long xstride, float *out, long outstride, long tokens, long blocks);
+#endif
 
 #if MOE_AVX2
 
@@ -32,7 +35,11 @@ static inline void nibble_block(const uint8_t *q, const float *x, __m256 *qx, __
 
 float moe_dot_q4_0_f32(const void *wv, const float *x, long blocks) {
     const uint8_t *w = (const uint8_t *)wv;
-#if MOE_AVX2
+#if MOE_NEON
+    float r;
+    dot_tokens(0, w, x, 0, &r, 0, 1, blocks);
+    return r;
+#elif MOE_AVX2
     __m256 acc = _mm256_setzero_ps(), eight = _mm256_set1_ps(8.0f);
     for (long b = 0; b < blocks; b++) {
         const uint8_t *p = w + b * 18;
@@ -57,7 +64,11 @@ float moe_dot_q4_0_f32(const void *wv, const float *x, long blocks) {
 
 float moe_dot_q4_1_f32(const void *wv, const float *x, long blocks) {
     const uint8_t *w = (const uint8_t *)wv;
-#if MOE_AVX2
+#if MOE_NEON
+    float r;
+    dot_tokens(1, w, x, 0, &r, 0, 1, blocks);
+    return r;
+#elif MOE_AVX2
     __m256 acc = _mm256_setzero_ps();
     for (long b = 0; b < blocks; b++) {
         const uint8_t *p = w + b * 20;
@@ -85,7 +96,11 @@ float moe_dot_q4_1_f32(const void *wv, const float *x, long blocks) {
 
 float moe_dot_q8_0_f32(const void *wv, const float *x, long blocks) {
     const uint8_t *w = (const uint8_t *)wv;
-#if MOE_AVX2
+#if MOE_NEON
+    float r;
+    dot_tokens(2, w, x, 0, &r, 0, 1, blocks);
+    return r;
+#elif MOE_AVX2
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     for (long b = 0; b < blocks; b++) {
         const uint8_t *p = w + b * 34;
@@ -166,10 +181,64 @@ static void dot_tokens(int kind, const uint8_t *w, const float *x, long xstride,
         for (long t = 0; t < nt; t++) out[(t0 + t) * outstride] = hsum256(acc[t]);
     }
 }
+#elif MOE_NEON
+// 32 weights of a block as eight vectors of four floats, from two vectors of sixteen bytes.
+static inline void widen32(int8x16_t lo, int8x16_t hi, float32x4_t f[8]) {
+    int8x16_t v[2] = {lo, hi};
+    for (int h = 0; h < 2; h++) {
+        int16x8_t a = vmovl_s8(vget_low_s8(v[h])), b = vmovl_high_s8(v[h]);
+        f[4 * h] = vcvtq_f32_s32(vmovl_s16(vget_low_s16(a)));
+        f[4 * h + 1] = vcvtq_f32_s32(vmovl_high_s16(a));
+        f[4 * h + 2] = vcvtq_f32_s32(vmovl_s16(vget_low_s16(b)));
+        f[4 * h + 3] = vcvtq_f32_s32(vmovl_high_s16(b));
+    }
+}
+
+// kind: 0 = Q4_0, 1 = Q4_1, 2 = Q8_0. One block: d, m and its 32 weights (Q4_0 already less 8).
+static inline __attribute__((always_inline)) void nblock(int kind, const uint8_t *p, float f[1], float m[1], float32x4_t wf[8]) {
+    if (kind == 2) {
+        *f = half_value(load16(p));
+        *m = 0;
+        widen32(vld1q_s8((const int8_t *)(p + 2)), vld1q_s8((const int8_t *)(p + 18)), wf);
+        return;
+    }
+    const uint8_t *q = p + (kind == 0 ? 2 : 4);
+    uint8x16_t v = vld1q_u8(q);
+    int8x16_t lo = vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(0x0F))), hi = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));
+    if (kind == 0) { lo = vsubq_s8(lo, vdupq_n_s8(8)); hi = vsubq_s8(hi, vdupq_n_s8(8)); }
+    *f = half_value(load16(p));
+    *m = kind == 1 ? half_value(load16(p + 2)) : 0;
+    widen32(lo, hi, wf);
+}
+
+static void dot_tokens(int kind, const uint8_t *w, const float *x, long xstride, float *out, long outstride, long tokens, long blocks) {
+    long bytes = kind == 0 ? 18 : kind == 1 ? 20 : 34;
+    for (long t0 = 0; t0 < tokens; t0 += 4) {
+        long nt = tokens - t0 < 4 ? tokens - t0 : 4;
+        float32x4_t acc[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
+        for (long b = 0; b < blocks; b++) {
+            float32x4_t wf[8];
+            float d, m;
+            nblock(kind, w + b * bytes, &d, &m, wf);
+            for (long t = 0; t < nt; t++) {
+                const float *xb = x + (t0 + t) * xstride + b * 32;
+                float32x4_t s = vdupq_n_f32(0), xs = vdupq_n_f32(0);
+                for (int k = 0; k < 8; k++) {
+                    float32x4_t xv = vld1q_f32(xb + 4 * k);
+                    s = vfmaq_f32(s, wf[k], xv);
+                    xs = vaddq_f32(xs, xv);
+                }
+                acc[t] = vfmaq_n_f32(acc[t], s, d);
+                if (kind == 1) acc[t] = vfmaq_n_f32(acc[t], xs, m);
+            }
+        }
+        for (long t = 0; t < nt; t++) out[(t0 + t) * outstride] = vaddvq_f32(acc[t]);
+    }
+}
 #endif
 
 // The three several-token entry points: the AVX2 kernel above, or one dot per token.
-#if MOE_AVX2
+#if MOE_AVX2 || MOE_NEON
 #define TOKENS(T, KIND) \
     void moe_dot_##T##_f32_tokens(const void *w, const float *x, long xstride, float *out, long outstride, long tokens, long blocks) { \
         dot_tokens(KIND, (const uint8_t *)w, x, xstride, out, outstride, tokens, blocks); }

@@ -4,6 +4,7 @@
 // tokens; each weight line read prefetches the same line of the next four rows into L2 (as in
 // bf16act.c: one core's hardware prefetchers keep too few reads in flight). With AVX-512, four to
 // 63 tokens run in tiles of four rows × four tokens, and 64 or more through packed panels (below).
+// arm64 (NEON) runs tiles of four rows × up to four tokens.
 #include "MoEKernelsC.h"
 #include <stdlib.h>
 #include <string.h>
@@ -242,6 +243,85 @@ INLINE void rows_of(int type, const uint8_t *w, long cols, long rowBytes, long r
 
 #endif
 
+#if MOE_NEON
+// NEON: tiles of up to four rows × four tokens, four columns per vector (32 registers hold the
+// sixteen accumulators); one token runs eight columns per step with two accumulators per row.
+#define NINLINE __attribute__((always_inline)) static inline
+
+NINLINE float32x4_t nload4(int type, const uint8_t *w, long i) {
+    switch (type) {
+    case WIDE_F32: return vld1q_f32((const float *)(const void *)w + i);
+    case WIDE_F16: return vcvt_f32_f16(vld1_f16((const float16_t *)(const void *)(w + 2 * i)));
+    default: return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16((const uint16_t *)(const void *)(w + 2 * i)), 16));
+    }
+}
+
+NINLINE void ntile(int type, const uint8_t *w, long cols, long rowBytes, long r, int R, const float *x, long xstride, int T, float *y,
+                   long ystride) {
+    const uint8_t *wr = w + r * rowBytes;
+    float32x4_t acc[4][4];
+    for (int k = 0; k < R; k++)
+        for (int t = 0; t < 4; t++) acc[k][t] = vdupq_n_f32(0);
+    long i = 0;
+    if (T == 1) {
+        for (; i + 8 <= cols; i += 8) {
+            float32x4_t x0 = vld1q_f32(x + i), x1 = vld1q_f32(x + i + 4);
+            for (int k = 0; k < R; k++) {
+                const uint8_t *p = wr + k * rowBytes;
+                acc[k][0] = vfmaq_f32(acc[k][0], nload4(type, p, i), x0);
+                acc[k][1] = vfmaq_f32(acc[k][1], nload4(type, p, i + 4), x1);
+            }
+        }
+        for (int k = 0; k < R; k++) acc[k][0] = vaddq_f32(acc[k][0], acc[k][1]);
+    } else {
+        for (; i + 4 <= cols; i += 4) {
+            float32x4_t xv[4];
+            for (int t = 0; t < T; t++) xv[t] = vld1q_f32(x + t * xstride + i);
+            for (int k = 0; k < R; k++) {
+                float32x4_t wv = nload4(type, wr + k * rowBytes, i);
+                for (int t = 0; t < T; t++) acc[k][t] = vfmaq_f32(acc[k][t], wv, xv[t]);
+            }
+        }
+    }
+    for (int k = 0; k < R; k++) {
+        const uint8_t *p = wr + k * rowBytes;
+        for (int t = 0; t < T; t++) {
+            float s = vaddvq_f32(acc[k][t]);
+            for (long c = i; c < cols; c++) s += wide_value(type, p, c) * x[t * xstride + c];
+            y[t * ystride + r + k] = s;
+        }
+    }
+}
+
+NINLINE void nrows(int type, const uint8_t *w, long cols, long rowBytes, long r0, long r1, const float *x, long xstride, float *y,
+                   long ystride, long tokens) {
+    for (long t0 = 0; t0 < tokens; t0 += 4) {
+        long nt = tokens - t0 < 4 ? tokens - t0 : 4;
+        const float *xt = x + t0 * xstride;
+        float *yt = y + t0 * ystride;
+        long r = r0;
+#define NT(R, T) ntile(type, w, cols, rowBytes, r, R, xt, xstride, T, yt, ystride)
+        for (; r + 4 <= r1; r += 4) {
+            switch (nt) {
+            case 1: NT(4, 1); break;
+            case 2: NT(4, 2); break;
+            case 3: NT(4, 3); break;
+            default: NT(4, 4); break;
+            }
+        }
+        for (; r < r1; r++) {
+            switch (nt) {
+            case 1: NT(1, 1); break;
+            case 2: NT(1, 2); break;
+            case 3: NT(1, 3); break;
+            default: NT(1, 4); break;
+            }
+        }
+#undef NT
+    }
+}
+#endif
+
 int moe_dot_wide_rows(int type, const void *w, long cols, long rowBytes, long r0, long r1, const float *x, long xstride, float *y,
                       long ystride, long tokens) {
     if (type != WIDE_F32 && type != WIDE_F16 && type != WIDE_BF16) return -1;
@@ -251,6 +331,12 @@ int moe_dot_wide_rows(int type, const void *w, long cols, long rowBytes, long r0
     case WIDE_F32: rows_of(WIDE_F32, wb, cols, rowBytes, r0, r1, x, xstride, y, ystride, tokens); return 0;
     case WIDE_F16: rows_of(WIDE_F16, wb, cols, rowBytes, r0, r1, x, xstride, y, ystride, tokens); return 0;
     default: rows_of(WIDE_BF16, wb, cols, rowBytes, r0, r1, x, xstride, y, ystride, tokens); return 0;
+    }
+#elif MOE_NEON
+    switch (type) {
+    case WIDE_F32: nrows(WIDE_F32, wb, cols, rowBytes, r0, r1, x, xstride, y, ystride, tokens); return 0;
+    case WIDE_F16: nrows(WIDE_F16, wb, cols, rowBytes, r0, r1, x, xstride, y, ystride, tokens); return 0;
+    default: nrows(WIDE_BF16, wb, cols, rowBytes, r0, r1, x, xstride, y, ystride, tokens); return 0;
     }
 #else
     for (long t = 0; t < tokens; t++)

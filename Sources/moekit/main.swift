@@ -2,9 +2,9 @@ import ArgumentParser
 import MoEKernelsC
 import MoECPUCheck
 
-// The kernels are compiled for x86-64 haswell (AVX2, FMA, F16C). On an older CPU, say so and exit
-// before anything can execute one of their instructions. This must stay the first statement: Swift
-// globals are initialised lazily, so nothing from the haswell-compiled modules has run yet.
+// The kernels are compiled for x86-64 haswell (AVX2, FMA, F16C), or arm64 ARMv8.2-A with the dot-product
+// extension. On an older CPU, say so and exit before anything can execute one of their instructions. This must stay the first statement: Swift
+// globals are initialised lazily, so nothing from the kernel-compiled modules has run yet.
 requireSupportedCPU()
 
 /// Exits with status 1 and one line on stderr when the CPU lacks what the kernels need
@@ -13,7 +13,12 @@ func requireSupportedCPU() {
     var missing = [CChar](repeating: 0, count: 64)
     guard moe_cpu_supported(&missing, missing.count) == 0 else { return }
     let names = String(decoding: missing.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    fail(CLIError("this CPU lacks \(names) (MoEKit's x86-64 build needs AVX2, FMA and F16C)"))
+    #if arch(arm64)
+    let floor = "MoEKit's arm64 build needs ARMv8.2-A with the dot-product extension"
+    #else
+    let floor = "MoEKit's x86-64 build needs AVX2, FMA and F16C"
+    #endif
+    fail(CLIError("this CPU lacks \(names) (\(floor))"))
 }
 
 struct MoEKitCommand: ParsableCommand {

@@ -5,11 +5,12 @@
 #define MOE_CPU_CHECK_H
 #include <stddef.h>
 
-/// 1 when this CPU (and OS) supports everything the kernels need: AVX2, FMA and F16C on x86-64,
-/// nothing extra elsewhere. Otherwise 0, with the missing features' names, comma-separated in that
+/// 1 when this CPU (and OS) supports everything the kernels need: AVX2, FMA and F16C on x86-64, the
+/// dot-product extension on arm64, nothing extra elsewhere. Otherwise 0, with the missing features' names, comma-separated in that
 /// order ("AVX2, FMA"), written to `missing` (NUL-terminated, truncated to `n` bytes).
 ///
 /// For tests, the environment variable MOEKIT_SIMULATE_MISSING_CPU (a comma-separated list of
-/// avx2, fma, f16c, case-insensitive) marks features as missing on x86-64 even when the CPU has them.
+/// avx2, fma, f16c on x86-64, dotprod on arm64, case-insensitive) marks features as missing even
+/// when the CPU has them.
 int moe_cpu_supported(char *missing, size_t n);
 #endif

@@ -59,7 +59,8 @@ void moe_dot_fp8_tokens(const uint8_t *w, long cols, const float *scales, long b
 /// rounds n floats to nearest even (NaN kept quiet, subnormals flushed to zero).
 uint16_t moe_f32_to_bf16(float f);
 void moe_f32_to_bf16_rows(const float *x, long n, uint16_t *out);
-/// Whether this CPU has AVX-512 BF16 and VBMI (vdpbf16ps, vpermi2b), which the kernels then use.
+/// Whether vector kernels serve these products: on x86-64 when the CPU has AVX-512 BF16 and VBMI
+/// (vdpbf16ps, vpermi2b), always on arm64 (NEON).
 int moe_bf16act_native(void);
 /// y[t * ystride + r] = Σ_c w[r][c]·x[t][c] for rows r0 ..< r1 of a BF16 matrix (`fp8` 0; `scales`
 /// unused) or an FP8 e4m3 matrix whose row r uses scale row (firstRow + r) / blockRows of `scales`
@@ -68,7 +69,7 @@ int moe_bf16act_native(void);
 void moe_dot_bf16act_rows(int fp8, const void *w, long cols, long rowBytes, const float *scales, long scaleCols, long blockRows,
                           long blockCols, long firstRow, long r0, long r1, const uint16_t *x, long xstride, float *y, long ystride,
                           long tokens);
-/// The same with the AVX-512 kernels (when present) or, for `use_native` 0, the portable ones.
+/// The same with the vector kernels (when present) or, for `use_native` 0, the portable ones.
 void moe_dot_bf16act_rows_with(int use_native, int fp8, const void *w, long cols, long rowBytes, const float *scales, long scaleCols,
                                long blockRows, long blockCols, long firstRow, long r0, long r1, const uint16_t *x, long xstride,
                                float *y, long ystride, long tokens);

@@ -1,7 +1,7 @@
 // Helpers shared by fp8.c (FP8 × f32) and bf16act.c (BF16/FP8 × bf16): the e4m3 value of a byte,
 // and sixteen e4m3 bytes widened to floats through IEEE halves. An e4m3 byte s.eeee.mmm moved into
 // a half as s.0eeee.mmm0000000 is exactly its value times 2^-8, subnormals included, and F16C turns
-// eight halves into floats in one instruction; callers fold the 2^8 into their scales. Included by
+// eight halves into floats in one instruction (NEON: four per instruction); callers fold the 2^8 into their scales. Included by
 // C files only; everything is static.
 #ifndef MOE_FP8_COMMON_H
 #define MOE_FP8_COMMON_H
@@ -24,6 +24,17 @@ static inline void fp8x16(const uint8_t *p, __m256 *lo, __m256 *hi) {
     __m256i h = _mm256_and_si256(_mm256_slli_epi16(s, 7), _mm256_set1_epi16((short)0xBFFF));
     *lo = _mm256_cvtph_ps(_mm256_castsi256_si128(h));
     *hi = _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1));
+}
+#endif
+
+#if MOE_NEON
+// 8 e4m3 bytes -> two vectors of 4 floats (value · 2^-8), the same trick with NEON's half widening.
+static inline void fp8x8(const uint8_t *p, float32x4_t *lo, float32x4_t *hi) {
+    int16x8_t s = vmovl_s8(vld1_s8((const int8_t *)p));
+    uint16x8_t h = vandq_u16(vreinterpretq_u16_s16(vshlq_n_s16(s, 7)), vdupq_n_u16(0xBFFF));
+    float16x8_t f = vreinterpretq_f16_u16(h);
+    *lo = vcvt_f32_f16(vget_low_f16(f));
+    *hi = vcvt_high_f32_f16(f);
 }
 #endif
 #endif

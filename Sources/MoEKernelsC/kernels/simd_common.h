@@ -7,11 +7,22 @@
 #if defined(__AVX2__) || defined(__F16C__)
 #include <immintrin.h>
 #endif
+// The arm64 kernels' floor is ARMv8.2-A with the dot-product extension (sdot): every Apple silicon
+// core, Graviton 2 and later, Cortex-A76 and later. Package.swift compiles for it, and `moekit`'s
+// CPU check refuses a core without it. Without it the files compile to their portable scalar code.
+#if defined(__aarch64__) && defined(__ARM_NEON) && defined(__ARM_FEATURE_DOTPROD)
+#include <arm_neon.h>
+#define MOE_NEON 1
+#endif
 
 // An IEEE half's value, subnormals, infinities and NaN included (F16C when compiled for it).
 static inline float half_value(uint16_t h) {
 #if defined(__F16C__)
     return _cvtsh_ss(h);
+#elif defined(__aarch64__)
+    __fp16 v;   // one fcvt
+    memcpy(&v, &h, 2);
+    return (float)v;
 #else
     uint32_t sign = (uint32_t)(h & 0x8000) << 16, e = (h >> 10) & 0x1F, m = h & 0x3FF, bits;
     if (e == 0) {
