@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""Flattens the kernel oracles into one little-endian binary file for Tests/CKernels/kernel_check.c,
+which does not parse JSON. Standard library only. Usage: make_vectors.py REPO_ROOT OUT_FILE
+
+Inputs (committed, made by scripts/oracle/*.py from the gguf package and PyTorch):
+  Tests/MoETensorTests/quant_vectors.json  block bytes (base64) + gguf's dequantised floats per type
+  Tests/MoETensorTests/e4m3_table.json     the 256 float8_e4m3fn values (null = NaN)
+
+Layout (all integers u32, all floats f32):
+  "MKCK" | version = 1 | rows | cols | input[rows*cols]
+  | ntypes | ntypes x (ggml code | nbytes | bytes[nbytes] | dequantised[rows*cols])
+  | 256 | e4m3[256]
+"""
+import base64, json, math, os, struct, sys
+
+# GGUF type codes of the block types quant_vectors.json holds.
+CODES = {"Q4_0": 2, "Q4_1": 3, "Q5_0": 6, "Q5_1": 7, "Q8_0": 8, "Q2_K": 10, "Q3_K": 11,
+         "Q4_K": 12, "Q5_K": 13, "Q6_K": 14, "MXFP4": 39}
+
+
+def f32s(values):
+    # The JSON holds f32 values printed as doubles: packing them as f32 is exact.
+    return struct.pack("<%df" % len(values), *[math.nan if v is None else v for v in values])
+
+
+def main():
+    root, out_path = sys.argv[1], sys.argv[2]
+    tests = os.path.join(root, "Tests", "MoETensorTests")
+    with open(os.path.join(tests, "quant_vectors.json")) as f:
+        qv = json.load(f)
+    with open(os.path.join(tests, "e4m3_table.json")) as f:
+        e4m3 = json.load(f)["values"]
+    rows, cols = qv["rows"], qv["cols"]
+    types = {}
+    for group in ("types", "k_types"):
+        types.update(qv[group])
+    missing = sorted(set(CODES) - set(types))
+    if missing:
+        sys.exit("make_vectors.py: quant_vectors.json lacks %s" % ", ".join(missing))
+    if len(e4m3) != 256 or len(qv["input"]) != rows * cols:
+        sys.exit("make_vectors.py: unexpected table sizes")
+    out = [b"MKCK", struct.pack("<III", 1, rows, cols), f32s(qv["input"]), struct.pack("<I", len(CODES))]
+    for name, code in sorted(CODES.items(), key=lambda kv: kv[1]):
+        raw = base64.b64decode(types[name]["bytes"])
+        deq = types[name]["dequantized"]
+        if len(deq) != rows * cols:
+            sys.exit("make_vectors.py: %s has %d dequantised values" % (name, len(deq)))
+        out += [struct.pack("<II", code, len(raw)), raw, f32s(deq)]
+    out += [struct.pack("<I", 256), f32s(e4m3)]
+    tmp = out_path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(b"".join(out))
+    os.replace(tmp, out_path)
+
+
+if __name__ == "__main__":
+    main()
