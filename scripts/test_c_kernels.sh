@@ -1,0 +1,257 @@
+#!/usr/bin/env bash
+# The C kernels (Sources/MoEKernelsC) built for several CPU targets with the standalone harness
+# Tests/CKernels/kernel_check.c, which checks every exported function against references of its own
+# (gguf's dequantised blocks, PyTorch's e4m3 table, double precision): x86-64 natively, aarch64 under
+# qemu-user, so the NEON branches of the kernel files are held to the same references as the x86 ones.
+# The aarch64 objects are also disassembled: hot kernels may call nothing outside the kernels and must
+# contain the instructions the table below asks for.
+#
+# Usage: scripts/test_c_kernels.sh [VARIANT...]     (default: every variant below)
+#   CKERNELS_VERBOSE=1 prints every check line, not just failures and a summary.
+# Each variant builds into .build-ckernels/<variant>/: objects, kernel_check, kernel_check.log, disasm.log.
+# Needs clang (Apple builds the kernels with clang; x8.c uses `#pragma clang attribute`), python3 and, on
+# x86-64, the Debian packages qemu-user, gcc-aarch64-linux-gnu and libc6-dev-arm64-cross (.ci/run
+# installs them). Runs on Linux only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# ---- Variants: the flags the kernel objects are compiled with (x86-haswell's are Package.swift's).
+# The harness itself is compiled for the architecture's baseline, without FMA contraction.
+ALL_VARIANTS=(x86-haswell x86-baseline arm64-dotprod arm64-baseline)
+declare -A KERNEL_FLAGS=(
+  [x86-haswell]="-march=haswell -O3"             # AVX2/FMA/F16C kernels; the AVX-512 ones run too where the CPU has them
+  [x86-baseline]="-march=x86-64 -O3"             # the portable scalar fallbacks
+  [arm64-dotprod]="-march=armv8.2-a+dotprod -O3" # the NEON floor (sdot)
+  [arm64-baseline]="-march=armv8-a -O3"          # plain ARMv8 NEON
+)
+
+# ---- Paths each variant must run: check-name prefixes that may have no `skip` line and need at least
+# one `ok` line. (A build without a kernel for a path reports it as skip, e.g. moe_dot_q8_tokens
+# returning -1.) When the NEON kernels land, give arm64-dotprod "q8dot/ x8/dot/ x8/vs_unpacked/".
+declare -A MUST_RUN=(
+  [x86-haswell]="q8dot/ x8/dot/ x8/vs_unpacked/"
+  [x86-baseline]=""
+  [arm64-dotprod]=""
+  [arm64-baseline]=""
+)
+
+# ---- Known failures: harness checks that FAIL today, by variant. Each is printed as KNOWN on every run;
+# any other FAIL fails this script, and so does a known one that no longer fails (delete it then).
+#   fp8/decode_nan/*: the AVX2 FP8 decoding (kernels/fp8_common.h fp8x16, through IEEE halves) turns
+#     the NaN codes 0x7F/0xFF into ±480 in vector bodies; tails and the AVX-512 tables give NaN.
+#   exp/nan: ops.c's exp8 clamps with max/min, which drop a NaN: exp(NaN) = 1.2e-38 (libm: NaN), so a
+#     NaN attention score in a vector body gets probability ~0 (in the scalar tail it poisons the row).
+declare -A KNOWN_FAIL=(
+  [x86-haswell]="fp8/decode_nan/moe_dot_fp8_tokens fp8/decode_nan/moe_dot_fp8_rows fp8/decode_nan/bf16act_with_native0 exp/nan"
+  [x86-baseline]=""
+  [arm64-dotprod]=""
+  [arm64-baseline]=""
+)
+
+# ---- aarch64 disassembly of the arm64-dotprod objects. One line a hot kernel:
+#   function | instructions it must contain: comma-separated groups, each "a|b" (either, by mnemonic
+#   prefix), "-" for none | calls outside the kernels it may make ("-" for none).
+# Calls to functions defined in the kernel objects are allowed and followed (their instructions count,
+# their calls are checked). Fill in the instructions as the NEON kernels land: "sdot" for the integer
+# kernels (moe_dot_q8_tokens, moe_dot_q8_x8_tokens_with), "fmla" for the float ones. Today every one
+# is scalar code, so nothing is required.
+DISASM_VARIANTS="arm64-dotprod"
+ARM64_HOT_KERNELS='
+moe_dot_q4_0_f32             -  -
+moe_dot_q4_1_f32             -  -
+moe_dot_q8_0_f32             -  -
+moe_dot_q4_0_f32_tokens      -  -
+moe_dot_q4_1_f32_tokens      -  -
+moe_dot_q8_0_f32_tokens      -  -
+moe_quantize_q8_act          -  -
+moe_quantize_q8_rows         -  -
+moe_dot_q8_tokens            -  -
+moe_dot_q8_x8_tokens         -  -
+moe_dot_q8_x8_tokens_with    -  -
+moe_dot_fp8_tokens           -  -
+moe_dot_fp8_rows             -  -
+moe_f32_to_bf16_rows         -  -
+moe_dot_bf16act_rows         -  -
+moe_dot_bf16act_rows_with    -  -
+moe_dot_wide_rows            -  memset
+moe_swiglu                   -  -
+moe_attend_head              -  memset
+'
+# (memset: the compiler turns a zero-fill outside the loops into a call: wide.c's rows of an empty
+# row range, ops.c's output for an empty position range.)
+# Calls the scalar code makes today inside its loops, one libm call per element or position: printed as
+# KNOWN on every run; the check fails once one is gone, so that its line gets deleted.
+ARM64_KNOWN_CALLS='
+moe_quantize_q8_act          lrintf
+moe_swiglu                   expf
+moe_attend_head              expf
+'
+
+# ------------------------------------------------------------------------------------------------
+
+die() { echo "test_c_kernels.sh: $*" >&2; exit 1; }
+
+if [ "$(uname -s)" != Linux ]; then
+  echo "test_c_kernels.sh: NOT RUN: needs Linux (cross toolchain and qemu-user); this host is $(uname -s)."
+  exit 0
+fi
+host=$(uname -m)
+
+variants=("$@")
+[ ${#variants[@]} -gt 0 ] || variants=("${ALL_VARIANTS[@]}")
+for v in "${variants[@]}"; do
+  [ -n "${KERNEL_FLAGS[$v]+x}" ] || die "unknown variant $v (variants: ${ALL_VARIANTS[*]})"
+done
+
+# Tools, each named with the package that provides it.
+missing=()
+clang=""
+if [ -n "${CC:-}" ] && "$CC" --version 2>/dev/null | grep -q clang; then clang=$CC
+elif command -v clang >/dev/null 2>&1; then clang=$(command -v clang)
+elif [ -x /opt/swift/usr/bin/clang ]; then clang=/opt/swift/usr/bin/clang
+else missing+=("clang (the Swift toolchain's, or Debian package clang)")
+fi
+command -v python3 >/dev/null 2>&1 || missing+=("python3 (Debian package python3)")
+wants_arm=0 wants_x86=0
+for v in "${variants[@]}"; do case $v in arm64-*) wants_arm=1 ;; x86-*) wants_x86=1 ;; esac; done
+if [ $wants_x86 = 1 ] && [ "$host" != x86_64 ]; then
+  die "the x86 variants need an x86-64 host (this one is $host); run e.g. scripts/test_c_kernels.sh arm64-dotprod arm64-baseline"
+fi
+cross=0
+if [ $wants_arm = 1 ] && [ "$host" = x86_64 ]; then
+  cross=1
+  command -v qemu-aarch64 >/dev/null 2>&1 || missing+=("qemu-aarch64 (Debian package qemu-user)")
+  command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || missing+=("aarch64-linux-gnu-gcc (Debian package gcc-aarch64-linux-gnu)")
+  command -v aarch64-linux-gnu-objdump >/dev/null 2>&1 || missing+=("aarch64-linux-gnu-objdump (Debian package binutils-aarch64-linux-gnu)")
+  [ -e /usr/aarch64-linux-gnu/include/stdio.h ] || missing+=("the aarch64 C library headers (Debian package libc6-dev-arm64-cross)")
+elif [ $wants_arm = 1 ]; then
+  command -v objdump >/dev/null 2>&1 || missing+=("objdump (Debian package binutils)")
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  {
+    echo "test_c_kernels.sh: missing tools:"
+    printf '  %s\n' "${missing[@]}"
+    echo "On Debian: apt-get install -y qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross (as .ci/run does)"
+  } >&2
+  exit 1
+fi
+
+root=.build-ckernels
+mkdir -p "$root"
+status=0
+
+# Every function the header declares must be called by the harness.
+uncovered=()
+for f in $(grep -v '^[[:space:]]*//' Sources/MoEKernelsC/include/MoEKernelsC.h | grep -oE '\bmoe_[A-Za-z0-9_]+\(' | tr -d '(' | sort -u); do
+  grep -qE "\\b$f\\(" Tests/CKernels/kernel_check.c || uncovered+=("$f")
+done
+if [ ${#uncovered[@]} -gt 0 ]; then
+  echo "FAIL header coverage: Tests/CKernels/kernel_check.c never calls ${uncovered[*]}"
+  status=1
+fi
+
+vectors=$root/vectors.bin
+python3 Tests/CKernels/make_vectors.py . "$vectors"
+
+# `list` contains word `w`.
+has_word() { case " $1 " in *" $2 "*) return 0 ;; esac; return 1; }
+
+run_variant() {
+  local v=$1 out=$root/$1 start=$SECONDS
+  local -a target=() link=() run=()
+  local objdump=objdump
+  rm -rf "$out"
+  mkdir -p "$out"
+  case $v in
+    x86-*) link=("$clang") ;;
+    arm64-*)
+      if [ $cross = 1 ]; then
+        target=(--target=aarch64-linux-gnu --sysroot=/usr/aarch64-linux-gnu)
+        link=(aarch64-linux-gnu-gcc)   # clang's own link lacks crtbeginS/libgcc for this sysroot
+        run=(qemu-aarch64 -cpu max -L /usr/aarch64-linux-gnu)
+        objdump=aarch64-linux-gnu-objdump
+      else
+        link=("$clang")
+      fi ;;
+  esac
+  local objs=()
+  for src in Sources/MoEKernelsC/*.c; do
+    local o=$out/$(basename "$src" .c).o
+    # shellcheck disable=SC2086  # the flags are words
+    nice "$clang" "${target[@]}" ${KERNEL_FLAGS[$v]} -ISources/MoEKernelsC/include -c "$src" -o "$o" || { echo "FAIL $v: $src does not compile"; return 1; }
+    objs+=("$o")
+  done
+  nice "$clang" "${target[@]}" -O2 -ffp-contract=off -Wall -Wextra -ISources/MoEKernelsC/include \
+    -c Tests/CKernels/kernel_check.c -o "$out/kernel_check.o" || { echo "FAIL $v: the harness does not compile"; return 1; }
+  nice "${link[@]}" "${objs[@]}" "$out/kernel_check.o" -lm -o "$out/kernel_check" || { echo "FAIL $v: link"; return 1; }
+
+  local rc=0
+  nice "${run[@]}" "$out/kernel_check" "$vectors" >"$out/kernel_check.log" 2>&1 || rc=$?
+  [ "${CKERNELS_VERBOSE:-0}" = 1 ] && sed "s/^/  [$v] /" "$out/kernel_check.log"
+  local bad=0
+  if ! grep -q '^summary:' "$out/kernel_check.log" || [ $rc -gt 1 ]; then
+    echo "FAIL $v: kernel_check did not finish (exit status $rc); last lines of $out/kernel_check.log:"
+    tail -5 "$out/kernel_check.log" | sed 's/^/  /'
+    bad=1
+  fi
+  local known=${KNOWN_FAIL[$v]} nknown=0 name
+  while read -r _ name rest; do
+    if has_word "$known" "$name"; then
+      echo "  KNOWN [$v] $name $rest"
+      nknown=$((nknown + 1))
+    else
+      echo "  FAIL  [$v] $name $rest"
+      bad=1
+    fi
+  done < <(grep '^FAIL ' "$out/kernel_check.log" | tr -s ' ' || true)
+  for name in $known; do
+    if ! grep -q "^FAIL $name " "$out/kernel_check.log"; then
+      echo "  FAIL  [$v] $name is listed in KNOWN_FAIL but did not fail: delete it there"
+      bad=1
+    fi
+  done
+  local prefix
+  for prefix in ${MUST_RUN[$v]}; do
+    if grep -qE "^skip +$prefix" "$out/kernel_check.log"; then
+      echo "  FAIL  [$v] $prefix* must run on $v but was skipped:"
+      grep -E "^skip +$prefix" "$out/kernel_check.log" | head -3 | sed 's/^/        /'
+      bad=1
+    elif ! grep -qE "^ok +$prefix" "$out/kernel_check.log"; then
+      echo "  FAIL  [$v] $prefix* must run on $v but no check of that name passed"
+      bad=1
+    fi
+  done
+  # Skips, counted by the first part of their names.
+  local skips
+  skips=$(awk '$1 == "skip" { split($2, p, "/"); if (!(p[1] in n)) order[++m] = p[1]; n[p[1]]++ }
+    END { for (i = 1; i <= m; i++) printf "%s%s x%d", (i > 1 ? ", " : ""), order[i], n[order[i]] }' "$out/kernel_check.log")
+
+  local disasm=""
+  if has_word "$DISASM_VARIANTS" "$v"; then
+    {
+      echo "# written by scripts/test_c_kernels.sh from ARM64_HOT_KERNELS and ARM64_KNOWN_CALLS"
+      echo "$ARM64_HOT_KERNELS" | awk 'NF == 3 { print "hot", $1, $2, $3 }'
+      echo "$ARM64_KNOWN_CALLS" | awk 'NF == 2 { print "known", $1, $2 }'
+    } >"$out/disasm_table.txt"
+    local drc=0
+    python3 Tests/CKernels/disasm_check.py "$objdump" "$out/disasm_table.txt" "${objs[@]}" >"$out/disasm.log" 2>&1 || drc=$?
+    [ "${CKERNELS_VERBOSE:-0}" = 1 ] && sed "s/^/  [$v] /" "$out/disasm.log"
+    grep -E '^(FAIL|KNOWN) ' "$out/disasm.log" | tr -s ' ' | sed "s/^FAIL /  FAIL  [$v] /; s/^KNOWN /  KNOWN [$v] /" || true
+    if [ $drc -ne 0 ]; then
+      grep -qE '^FAIL ' "$out/disasm.log" || tail -5 "$out/disasm.log" | sed 's/^/  /'
+      bad=1
+    fi
+    disasm="; disassembly: $(grep -c '^ok ' "$out/disasm.log" || true) ok, $(grep -c '^FAIL ' "$out/disasm.log" || true) FAIL, $(grep -c '^KNOWN ' "$out/disasm.log" || true) known"
+  fi
+  local counts
+  counts=$(sed -n 's/^summary: //p' "$out/kernel_check.log")
+  [ $nknown = 0 ] || counts="$counts ($nknown FAIL known)"
+  echo "$( [ $bad = 0 ] && echo ok || echo FAIL ) $v: ${counts:-no summary}${skips:+; skipped: $skips}$disasm [$((SECONDS - start)) s]"
+  return $bad
+}
+
+for v in "${variants[@]}"; do
+  run_variant "$v" || status=1
+done
+if [ $status = 0 ]; then echo "test_c_kernels.sh: all variants passed"; else echo "test_c_kernels.sh: FAILED (logs in $root/<variant>/)"; fi
+exit $status
