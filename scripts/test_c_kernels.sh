@@ -4,7 +4,8 @@
 # (gguf's dequantised blocks, PyTorch's e4m3 table, double precision): x86-64 natively, aarch64 under
 # qemu-user, so the NEON branches of the kernel files are held to the same references as the x86 ones.
 # The aarch64 objects are also disassembled: hot kernels may call nothing outside the kernels and must
-# contain the instructions the table below asks for.
+# contain the instructions the table below asks for. And the CPU check (Sources/MoECPUCheck) must accept
+# an emulated core with the dot-product extension and refuse, by name, a Cortex-A72 without it.
 #
 # Usage: scripts/test_c_kernels.sh [VARIANT...]     (default: every variant below)
 #   CKERNELS_VERBOSE=1 prints every check line, not just failures and a summary.
@@ -27,22 +28,18 @@ declare -A KERNEL_FLAGS=(
 
 # ---- Paths each variant must run: check-name prefixes that may have no `skip` line and need at least
 # one `ok` line. (A build without a kernel for a path reports it as skip, e.g. moe_dot_q8_tokens
-# returning -1.) When the NEON kernels land, give arm64-dotprod "q8dot/ x8/dot/ x8/vs_unpacked/".
+# returning -1.) The NEON kernels (arm64-dotprod) cover every path x86-haswell does.
 declare -A MUST_RUN=(
   [x86-haswell]="q8dot/ x8/dot/ x8/vs_unpacked/"
   [x86-baseline]=""
-  [arm64-dotprod]=""
+  [arm64-dotprod]="q8dot/ x8/dot/ x8/vs_unpacked/"
   [arm64-baseline]=""
 )
 
 # ---- Known failures: harness checks that FAIL today, by variant. Each is printed as KNOWN on every run;
 # any other FAIL fails this script, and so does a known one that no longer fails (delete it then).
-#   fp8/decode_nan/*: the AVX2 FP8 decoding (kernels/fp8_common.h fp8x16, through IEEE halves) turns
-#     the NaN codes 0x7F/0xFF into ±480 in vector bodies; tails and the AVX-512 tables give NaN.
-#   exp/nan: ops.c's exp8 clamps with max/min, which drop a NaN: exp(NaN) = 1.2e-38 (libm: NaN), so a
-#     NaN attention score in a vector body gets probability ~0 (in the scalar tail it poisons the row).
 declare -A KNOWN_FAIL=(
-  [x86-haswell]="fp8/decode_nan/moe_dot_fp8_tokens fp8/decode_nan/moe_dot_fp8_rows fp8/decode_nan/bf16act_with_native0 exp/nan"
+  [x86-haswell]=""
   [x86-baseline]=""
   [arm64-dotprod]=""
   [arm64-baseline]=""
@@ -52,39 +49,37 @@ declare -A KNOWN_FAIL=(
 #   function | instructions it must contain: comma-separated groups, each "a|b" (either, by mnemonic
 #   prefix), "-" for none | calls outside the kernels it may make ("-" for none).
 # Calls to functions defined in the kernel objects are allowed and followed (their instructions count,
-# their calls are checked). Fill in the instructions as the NEON kernels land: "sdot" for the integer
-# kernels (moe_dot_q8_tokens, moe_dot_q8_x8_tokens_with), "fmla" for the float ones. Today every one
-# is scalar code, so nothing is required.
+# their calls are checked). The integer kernels must use sdot (by lane for the eight-row layouts), the
+# float ones fmla, the FP8 ones the half widening (fcvtl) and the bf16 ones the shift-widening (shll).
 DISASM_VARIANTS="arm64-dotprod"
 ARM64_HOT_KERNELS='
-moe_dot_q4_0_f32             -  -
-moe_dot_q4_1_f32             -  -
-moe_dot_q8_0_f32             -  -
-moe_dot_q4_0_f32_tokens      -  -
-moe_dot_q4_1_f32_tokens      -  -
-moe_dot_q8_0_f32_tokens      -  -
-moe_quantize_q8_act          -  -
-moe_quantize_q8_rows         -  -
-moe_dot_q8_tokens            -  -
-moe_dot_q8_x8_tokens         -  -
-moe_dot_q8_x8_tokens_with    -  -
-moe_dot_fp8_tokens           -  -
-moe_dot_fp8_rows             -  -
-moe_f32_to_bf16_rows         -  -
-moe_dot_bf16act_rows         -  -
-moe_dot_bf16act_rows_with    -  -
-moe_dot_wide_rows            -  memset
-moe_swiglu                   -  -
-moe_attend_head              -  memset
+moe_dot_q4_0_f32             fmla,scvtf|ucvtf                -
+moe_dot_q4_1_f32             fmla,scvtf|ucvtf                -
+moe_dot_q8_0_f32             fmla,scvtf|ucvtf                -
+moe_dot_q4_0_f32_tokens      fmla,scvtf|ucvtf                -
+moe_dot_q4_1_f32_tokens      fmla,scvtf|ucvtf                -
+moe_dot_q8_0_f32_tokens      fmla,scvtf|ucvtf                -
+moe_quantize_q8_act          fcvtns,sqxtn,fmaxv         -
+moe_quantize_q8_rows         fcvtns,sqxtn               -
+moe_dot_q8_tokens            sdot,fmla,tbl              -
+moe_dot_q8_x8_tokens         sdot,fmla,fcvtl            -
+moe_dot_q8_x8_tokens_with    sdot,fmla,fcvtl            -
+moe_dot_fp8_tokens           fmla,fcvtl                 -
+moe_dot_fp8_rows             fmla,fcvtl                 -
+moe_f32_to_bf16_rows         shrn,bsl|bit|bif           -
+moe_dot_bf16act_rows         fmla,fcvtl,shll            -
+moe_dot_bf16act_rows_with    fmla,fcvtl,shll            -
+moe_dot_wide_rows            fmla,fcvtl,shll            memset
+moe_swiglu                   fmla,frintn,fdiv           expf
+moe_attend_head              fmla,frintn                memset,expf
 '
-# (memset: the compiler turns a zero-fill outside the loops into a call: wide.c's rows of an empty
-# row range, ops.c's output for an empty position range.)
-# Calls the scalar code makes today inside its loops, one libm call per element or position: printed as
-# KNOWN on every run; the check fails once one is gone, so that its line gets deleted.
+# memset: the compiler turns a zero-fill outside the loops into a call (wide.c's rows of an empty row
+# range, ops.c's output for an empty position range). expf: the scalar tails of fewer than four
+# elements in moe_swiglu and of the softmax in moe_attend_head (the x86 build has the same tails).
+# Calls the scalar code makes inside its loops, one libm call per element or position, are listed
+# here: printed as KNOWN on every run; the check fails once one is gone, so that its line gets deleted.
+# (Today none: the NEON quantiser rounds with fcvtns, no lrintf.)
 ARM64_KNOWN_CALLS='
-moe_quantize_q8_act          lrintf
-moe_swiglu                   expf
-moe_attend_head              expf
 '
 
 # ------------------------------------------------------------------------------------------------
@@ -243,10 +238,35 @@ run_variant() {
     fi
     disasm="; disassembly: $(grep -c '^ok ' "$out/disasm.log" || true) ok, $(grep -c '^FAIL ' "$out/disasm.log" || true) FAIL, $(grep -c '^KNOWN ' "$out/disasm.log" || true) known"
   fi
+  # The CPU check (compiled for the architecture's baseline, as Package.swift does) under emulated
+  # cores with and without the dot-product extension, and with it simulated missing.
+  local cpucheck=""
+  if [ "$v" = arm64-dotprod ] && [ $cross = 1 ]; then
+    nice "$clang" "${target[@]}" -O2 -ISources/MoECPUCheck/include -c Sources/MoECPUCheck/cpu_check.c -o "$out/cpu_check.o" &&
+      nice "$clang" "${target[@]}" -O2 -ISources/MoECPUCheck/include -c Tests/CKernels/cpu_check_main.c -o "$out/cpu_check_main.o" &&
+      nice "${link[@]}" "$out/cpu_check.o" "$out/cpu_check_main.o" -o "$out/cpu_check" || { echo "FAIL $v: the CPU check does not build"; return 1; }
+    local cpu expect got nok=0
+    for cpu in "max:supported" "cortex-a72:missing: DotProd (ARMv8.2 sdot)" "max+simulated:missing: DotProd (ARMv8.2 sdot)"; do
+      expect=${cpu#*:}
+      cpu=${cpu%%:*}
+      if [ "$cpu" = max+simulated ]; then
+        got=$(MOEKIT_SIMULATE_MISSING_CPU=dotprod qemu-aarch64 -cpu max -L /usr/aarch64-linux-gnu "$out/cpu_check" || true)
+      else
+        got=$(qemu-aarch64 -cpu "$cpu" -L /usr/aarch64-linux-gnu "$out/cpu_check" || true)
+      fi
+      if [ "$got" = "$expect" ]; then
+        nok=$((nok + 1))
+      else
+        echo "  FAIL  [$v] cpu_check on $cpu: expected \"$expect\", got \"$got\""
+        bad=1
+      fi
+    done
+    cpucheck="; CPU check: $nok of 3 ok"
+  fi
   local counts
   counts=$(sed -n 's/^summary: //p' "$out/kernel_check.log")
   [ $nknown = 0 ] || counts="$counts ($nknown FAIL known)"
-  echo "$( [ $bad = 0 ] && echo ok || echo FAIL ) $v: ${counts:-no summary}${skips:+; skipped: $skips}$disasm [$((SECONDS - start)) s]"
+  echo "$( [ $bad = 0 ] && echo ok || echo FAIL ) $v: ${counts:-no summary}${skips:+; skipped: $skips}$disasm$cpucheck [$((SECONDS - start)) s]"
   return $bad
 }
 

@@ -7,10 +7,11 @@
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
-// e^x: inputs above 88.3 are clamped there (a finite result), below -87.3 the result is 0.
+// e^x: inputs above 88.3 are clamped there (a finite result), below -87.3 the result is 0, NaN stays NaN.
 static inline __m256 exp8(__m256 x) {
     __m256 under = _mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_LT_OQ);
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
+    // max/min return their second operand when one is NaN: x goes second, so a NaN stays NaN.
+    x = _mm256_min_ps(_mm256_set1_ps(88.3f), _mm256_max_ps(_mm256_set1_ps(-87.3f), x));
     __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
     r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
@@ -44,7 +45,7 @@ static inline float dot(const float *a, const float *b, long n) {
 // The same exponential, four lanes at a time.
 static inline float32x4_t exp4(float32x4_t x) {
     uint32x4_t under = vcltq_f32(x, vdupq_n_f32(-87.3f));
-    x = vminq_f32(vmaxq_f32(x, vdupq_n_f32(-87.3f)), vdupq_n_f32(88.3f));
+    x = vminq_f32(vmaxq_f32(x, vdupq_n_f32(-87.3f)), vdupq_n_f32(88.3f));   // fmax/fmin keep a NaN
     float32x4_t k = vrndnq_f32(vmulq_n_f32(x, 1.44269504088896341f));
     float32x4_t r = vfmsq_f32(x, k, vdupq_n_f32(0.693359375f));
     r = vfmsq_f32(r, k, vdupq_n_f32(-2.12194440e-4f));

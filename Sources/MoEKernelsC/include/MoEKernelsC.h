@@ -43,7 +43,7 @@ long moe_x8_block_bytes(int type);
 long moe_x8_row_block(int type);
 int moe_x8_pack(int type, const void *src, long rowBytes, long cols, void *dst);
 /// out[t * ostride + r], r < 8: the eight rows of one packed group dotted with `tokens` quantised
-/// activation rows (Q8_0 kind).
+/// activation rows of the kind `moe_q8_act_kind(type)` gives (Q8_1 for Q4_1/Q5_1, Q8_K for Q4_K).
 int moe_dot_q8_x8_tokens(int type, const void *w, long n, const void *act, long astride, float *out, long ostride, long tokens);
 /// Whether this CPU has AVX-512 VNNI (vpdpbusd), which the eight-row kernels then use.
 int moe_has_vnni(void);

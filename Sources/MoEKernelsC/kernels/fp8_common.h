@@ -22,6 +22,10 @@ static inline void fp8x16(const uint8_t *p, __m256 *lo, __m256 *hi) {
     __m256i s = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)p));
     // Sign-extension set bit 14 for negative bytes; the mask clears it.
     __m256i h = _mm256_and_si256(_mm256_slli_epi16(s, 7), _mm256_set1_epi16((short)0xBFFF));
+    // The NaN codes s.1111.111 land on an ordinary half exponent: give them the half's NaN exponent.
+    const __m256i low7 = _mm256_set1_epi16(0x3F80);
+    __m256i nan = _mm256_cmpeq_epi16(_mm256_and_si256(h, low7), low7);
+    h = _mm256_or_si256(h, _mm256_and_si256(nan, _mm256_set1_epi16(0x7C00)));
     *lo = _mm256_cvtph_ps(_mm256_castsi256_si128(h));
     *hi = _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1));
 }
@@ -32,6 +36,8 @@ static inline void fp8x16(const uint8_t *p, __m256 *lo, __m256 *hi) {
 static inline void fp8x8(const uint8_t *p, float32x4_t *lo, float32x4_t *hi) {
     int16x8_t s = vmovl_s8(vld1_s8((const int8_t *)p));
     uint16x8_t h = vandq_u16(vreinterpretq_u16_s16(vshlq_n_s16(s, 7)), vdupq_n_u16(0xBFFF));
+    const uint16x8_t low7 = vdupq_n_u16(0x3F80);
+    h = vorrq_u16(h, vandq_u16(vceqq_u16(vandq_u16(h, low7), low7), vdupq_n_u16(0x7C00)));   // NaN codes
     float16x8_t f = vreinterpretq_f16_u16(h);
     *lo = vcvt_f32_f16(vget_low_f16(f));
     *hi = vcvt_high_f32_f16(f);
