@@ -1,3 +1,4 @@
+import Dispatch
 import MoEKernelsC
 /// A row-major matrix `[rows, cols]` of weights read in place (from a mapping or owned storage),
 /// in PyTorch `Linear` layout: row `r` holds the input weights of output `r`.
@@ -112,11 +113,19 @@ public struct WeightMatrix: @unchecked Sendable {
     /// pages in a mapped file are handed back (`MappedFile.release`).
     public func packedForKernels() -> WeightMatrix {
         guard canPack, packed == nil else { return self }
-        let groupBytes = packedGroupBytes
-        let buf = OwnedBuffer(byteCount: rows / 8 * groupBytes)
-        let code = dtype.ggmlCode
-        for g in 0..<(rows / 8) {
-            _ = moe_x8_pack(code, base + g * 8 * rowBytes, rowBytes, cols, buf.pointer + g * groupBytes)
+        let groupBytes = packedGroupBytes, groups = rows / 8
+        // moe_x8_pack writes every byte of a group: no zero-fill first.
+        let buf = OwnedBuffer(byteCount: groups * groupBytes, zeroed: false)
+        let code = dtype.ggmlCode, rowBytes = rowBytes, cols = cols
+        let src = Int(bitPattern: base), dst = Int(bitPattern: buf.pointer)   // addresses: Sendable
+        // Large matrices are packed on every core: most of a load's time is the kernel handing out
+        // (and zeroing) the new pages, which then happens on all cores at once.
+        let parts = groups * groupBytes >= 1 << 20 ? min(groups, ThreadPool.processorCount * 4) : 1
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            for g in (groups * part / parts)..<(groups * (part + 1) / parts) {
+                _ = moe_x8_pack(code, UnsafeRawPointer(bitPattern: src + g * 8 * rowBytes), rowBytes, cols,
+                                UnsafeMutableRawPointer(bitPattern: dst + g * groupBytes))
+            }
         }
         // The original rows are still read for row lookups (a tied embedding), rarely: hand their
         // pages back so the process does not hold the matrix twice (they fault in again if read).
@@ -158,10 +167,11 @@ public enum ActivationFormat: String, Sendable {
 public final class OwnedBuffer: @unchecked Sendable {
     public let pointer: UnsafeMutableRawPointer
     public let count: Int
-    public init(byteCount: Int) {
+    /// Zero-filled unless `zeroed` is false (the caller writes every byte).
+    public init(byteCount: Int, zeroed: Bool = true) {
         count = byteCount
         pointer = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
-        pointer.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 1))
+        if zeroed { pointer.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 1)) }
     }
     deinit { pointer.deallocate() }
 }
