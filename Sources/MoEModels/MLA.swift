@@ -87,11 +87,12 @@ extension TransformerModel {
                     let p = sparse ? Int(s.selected[t * topK + j]) : j
                     addScaled(outLatent, latent + p * latentWidth, scores[j], rkv)
                 }
-                // v = kvB[value rows of head h] · latent output
+                // v = kvB[value rows of head h] · latent output: contiguous rows, so the row tiles
+                // (wide.c, fp8.c: four rows per activation load) serve them.
                 let out = s.att + t * nh * dv + h * dv
                 switch a.kvB {
-                case .fused(let kvB): for d in 0..<dv { out[d] = dotRow(kvB, h * (dn + dv) + dn + d, outLatent) }
-                case .split(_, let values): for d in 0..<dv { out[d] = dotRow(values[h], d, outLatent) }
+                case .fused(let kvB): matmulRows(kvB.rows(h * (dn + dv) + dn, count: dv), outLatent, out, tokens: 1, range: 0..<dv)
+                case .split(_, let values): matmulRows(values[h], outLatent, out, tokens: 1, range: 0..<dv)
                 }
             }
         }
