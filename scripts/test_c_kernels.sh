@@ -72,10 +72,12 @@ moe_dot_bf16act_rows_with    fmla,fcvtl,shll            -
 moe_dot_wide_rows            fmla,fcvtl,shll            memset
 moe_swiglu                   fmla,frintn,fdiv           expf
 moe_attend_head              fmla,frintn                memset,expf
+moe_attend_partial           fmla,frintn                memset,expf
 '
 # memset: the compiler turns a zero-fill outside the loops into a call (wide.c's rows of an empty row
 # range, ops.c's output for an empty position range). expf: the scalar tails of fewer than four
-# elements in moe_swiglu and of the softmax in moe_attend_head (the x86 build has the same tails).
+# elements in moe_swiglu and of the softmax in moe_attend_head/moe_attend_partial (the x86 build has the
+# same tails).
 # Calls the scalar code makes inside its loops, one libm call per element or position, are listed
 # here: printed as KNOWN on every run; the check fails once one is gone, so that its line gets deleted.
 # (Today none: the NEON quantiser rounds with fcvtns, no lrintf.)

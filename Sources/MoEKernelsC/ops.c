@@ -94,26 +94,19 @@ void moe_swiglu(float *gate, const float *up, long n) {
     for (; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
 
-void moe_attend_head(const float *q, const float *keys, const float *values, long stride, long headDim, long first, long last,
-                     float scale, float *scores, float *out) {
-    long n = last - first + 1;
-    if (n <= 0) {
-        for (long d = 0; d < headDim; d++) out[d] = 0;
-        return;
-    }
-    float m = -INFINITY;
-    for (long j = 0; j < n; j++) {
+// q·k over headDim.
+static inline float dot_any(const float *a, const float *b, long n) {
 #if (defined(__AVX2__) && defined(__FMA__)) || MOE_NEON
-        float v = dot(keys + (first + j) * stride, q, headDim) * scale;
+    return dot(a, b, n);
 #else
-        float v = 0;
-        for (long d = 0; d < headDim; d++) v += keys[(first + j) * stride + d] * q[d];
-        v *= scale;
+    float v = 0;
+    for (long d = 0; d < n; d++) v += a[d] * b[d];
+    return v;
 #endif
-        scores[j] = v;
-        if (v > m) m = v;
-    }
-    // Softmax: exponentials, their sum, then the probabilities.
+}
+
+// scores[j] = e^(scores[j] - m) in place; returns their sum.
+static float exp_sum(float *scores, long n, float m) {
     float sum = 0;
     long j = 0;
 #if defined(__AVX2__) && defined(__FMA__)
@@ -137,20 +130,23 @@ void moe_attend_head(const float *q, const float *keys, const float *values, lon
         scores[j] = expf(scores[j] - m);
         sum += scores[j];
     }
-    float inv = 1.0f / sum;
-    for (j = 0; j < n; j++) scores[j] *= inv;
-    // out = Σ_j p_j · v_j, 32 dimensions at a time held in registers across all positions.
+    return sum;
+}
+
+// out[0..<headDim] = Σ_j p[j] · v_j (v_j = values + j·stride), dimensions held in registers across all
+// positions (32 at a time with AVX2, 16 with NEON).
+static void weighted_values(const float *p, long n, const float *values, long stride, long headDim, float *out) {
     long d = 0;
 #if defined(__AVX2__) && defined(__FMA__)
     for (; d + 32 <= headDim; d += 32) {
         __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-        for (j = 0; j < n; j++) {
-            const float *v = values + (first + j) * stride + d;
-            __m256 p = _mm256_set1_ps(scores[j]);
-            a0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v), a0);
-            a1 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 8), a1);
-            a2 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 16), a2);
-            a3 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 24), a3);
+        for (long j = 0; j < n; j++) {
+            const float *v = values + j * stride + d;
+            __m256 w = _mm256_set1_ps(p[j]);
+            a0 = _mm256_fmadd_ps(w, _mm256_loadu_ps(v), a0);
+            a1 = _mm256_fmadd_ps(w, _mm256_loadu_ps(v + 8), a1);
+            a2 = _mm256_fmadd_ps(w, _mm256_loadu_ps(v + 16), a2);
+            a3 = _mm256_fmadd_ps(w, _mm256_loadu_ps(v + 24), a3);
         }
         _mm256_storeu_ps(out + d, a0);
         _mm256_storeu_ps(out + d + 8, a1);
@@ -160,13 +156,12 @@ void moe_attend_head(const float *q, const float *keys, const float *values, lon
 #elif MOE_NEON
     for (; d + 16 <= headDim; d += 16) {
         float32x4_t a0 = vdupq_n_f32(0), a1 = a0, a2 = a0, a3 = a0;
-        for (j = 0; j < n; j++) {
-            const float *v = values + (first + j) * stride + d;
-            float p = scores[j];
-            a0 = vfmaq_n_f32(a0, vld1q_f32(v), p);
-            a1 = vfmaq_n_f32(a1, vld1q_f32(v + 4), p);
-            a2 = vfmaq_n_f32(a2, vld1q_f32(v + 8), p);
-            a3 = vfmaq_n_f32(a3, vld1q_f32(v + 12), p);
+        for (long j = 0; j < n; j++) {
+            const float *v = values + j * stride + d;
+            a0 = vfmaq_n_f32(a0, vld1q_f32(v), p[j]);
+            a1 = vfmaq_n_f32(a1, vld1q_f32(v + 4), p[j]);
+            a2 = vfmaq_n_f32(a2, vld1q_f32(v + 8), p[j]);
+            a3 = vfmaq_n_f32(a3, vld1q_f32(v + 12), p[j]);
         }
         vst1q_f32(out + d, a0);
         vst1q_f32(out + d + 4, a1);
@@ -176,8 +171,47 @@ void moe_attend_head(const float *q, const float *keys, const float *values, lon
 #endif
     for (; d < headDim; d++) {
         float a = 0;
-        for (j = 0; j < n; j++) a += scores[j] * values[(first + j) * stride + d];
+        for (long j = 0; j < n; j++) a += p[j] * values[j * stride + d];
         out[d] = a;
+    }
+}
+
+void moe_attend_partial(const float *q, long qstride, long group, const float *keys, const float *values, long stride, long headDim,
+                        long first, long last, float scale, float *scores, float *m, float *l, float *o) {
+    long n = last - first + 1;
+    if (n <= 0) {
+        for (long g = 0; g < group; g++) {
+            m[g] = -INFINITY;
+            l[g] = 0;
+            for (long d = 0; d < headDim; d++) o[g * headDim + d] = 0;
+        }
+        return;
+    }
+    // Each key row is read once for the whole group (it stays in L1 across the group's dots).
+    for (long g = 0; g < group; g++) m[g] = -INFINITY;
+    for (long j = 0; j < n; j++) {
+        const float *k = keys + (first + j) * stride;
+        for (long g = 0; g < group; g++) {
+            float v = dot_any(k, q + g * qstride, headDim) * scale;
+            scores[g * n + j] = v;
+            if (v > m[g]) m[g] = v;
+        }
+    }
+    // The group's passes over the values run back to back, so the rows come from cache after the first.
+    for (long g = 0; g < group; g++) {
+        l[g] = exp_sum(scores + g * n, n, m[g]);
+        weighted_values(scores + g * n, n, values + first * stride, stride, headDim, o + g * headDim);
+    }
+}
+
+void moe_attend_head(const float *q, const float *keys, const float *values, long stride, long headDim, long first, long last,
+                     float scale, float *scores, float *out) {
+    float m, l;
+    moe_attend_partial(q, headDim, 1, keys, values, stride, headDim, first, last, scale, scores, &m, &l, out);
+    if (l > 0) {
+        float inv = 1.0f / l;
+        for (long d = 0; d < headDim; d++) out[d] *= inv;
+        for (long j = 0; j <= last - first; j++) scores[j] *= inv;   // the probabilities, as documented
     }
 }
 

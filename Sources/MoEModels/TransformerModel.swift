@@ -207,27 +207,76 @@ public final class TransformerModel: @unchecked Sendable {
             for h in 0..<c.heads { rotate(s.q + t * qWidth + h * hd, half: half, scratch: s, interleaved: c.ropeInterleaved) }
             for h in 0..<c.kvHeads { rotate(kRows + t * kvWidth + h * hd, half: half, scratch: s, interleaved: c.ropeInterleaved) }
         }
-        // Scores and weighted values, one (token, head) pair per work item.
+        // Scores and weighted values, one (token, key/value head) per work item: the group of query
+        // heads that share a key/value head reads its keys and values once. Decoding one token, the
+        // positions are split into chunks too (combined below), so both threads have work and a
+        // chunk's values stay in cache across the group.
         let group = c.heads / c.kvHeads
         let keys = cache.keys[l], values = cache.values[l]
         let scoresStride = s.scoresStride
-        let work = T * c.heads
+        let span = { (t: Int) -> (first: Int, count: Int) in
+            let pos = start + t
+            let first = c.slidingWindow.map { max(0, pos - $0 + 1) } ?? 0
+            return (first, pos - first + 1)
+        }
+        let chunks = T == 1 ? Scratch.decodeChunks(positions: span(0).count, kvHeads: c.kvHeads, threads: pool.threadCount) : 1
+        let work = T * c.kvHeads * chunks
+        let scale = c.attentionScale
         let body = { (range: Range<Int>, thread: Int) in
             let scores = s.scores + thread * scoresStride
-            for item in range {
-                let t = item / c.heads, h = item % c.heads
-                let pos = start + t
-                let first = c.slidingWindow.map { max(0, pos - $0 + 1) } ?? 0
-                let g = h / group
-                attendHead(query: s.q + t * qWidth + h * hd, keys: keys + g * hd, values: values + g * hd,
-                           stride: kvWidth, headDim: hd, first: first, last: pos, scale: c.attentionScale,
-                           scores: scores, out: s.att + t * qWidth + h * hd)
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * group) { ml in
+                let m = ml.baseAddress!, lsum = m + group
+                for item in range {
+                    let chunk = item % chunks, kv = (item / chunks) % c.kvHeads, t = item / (chunks * c.kvHeads)
+                    let (first, n) = span(t)
+                    let lo = first + n * chunk / chunks, hi = first + n * (chunk + 1) / chunks - 1
+                    let q = s.q + t * qWidth + kv * group * hd
+                    if chunks == 1 {
+                        // The group's heads are adjacent in the output too: normalise in place.
+                        let out = s.att + t * qWidth + kv * group * hd
+                        attendGroup(query: q, qStride: hd, group: group, keys: keys + kv * hd, values: values + kv * hd,
+                                    stride: kvWidth, headDim: hd, first: lo, last: hi, scale: scale, scores: scores,
+                                    m: m, l: lsum, o: out)
+                        for g in 0..<group where lsum[g] > 0 {
+                            let inv = 1 / lsum[g]
+                            for d in 0..<hd { out[g * hd + d] *= inv }
+                        }
+                    } else {
+                        let p = s.partials + item * group * (hd + 2)
+                        attendGroup(query: q, qStride: hd, group: group, keys: keys + kv * hd, values: values + kv * hd,
+                                    stride: kvWidth, headDim: hd, first: lo, last: hi, scale: scale, scores: scores,
+                                    m: p, l: p + group, o: p + 2 * group)
+                    }
+                }
             }
         }
-        if work * (start + T) * hd < 32_768 {
+        if work * group * (start + T) * hd < 32_768 {
             body(0..<work, 0)
         } else {
             pool.parallelFor(work, body)
+        }
+        if chunks > 1 {
+            // Chunks of one query head: rescale each to the largest maximum, then normalise.
+            for kv in 0..<c.kvHeads {
+                for g in 0..<group {
+                    var top = -Float.infinity
+                    for chunk in 0..<chunks { top = max(top, s.partials[(kv * chunks + chunk) * group * (hd + 2) + g]) }
+                    let out = s.att + (kv * group + g) * hd
+                    for d in 0..<hd { out[d] = 0 }
+                    var total: Float = 0
+                    for chunk in 0..<chunks {
+                        let p = s.partials + (kv * chunks + chunk) * group * (hd + 2)
+                        guard p[group + g] > 0 else { continue }
+                        let w = expf(p[g] - top)
+                        total += p[group + g] * w
+                        addScaled(out, p + 2 * group + g * hd, w, hd)
+                    }
+                    if total > 0 {
+                        let inv = 1 / total
+                        for d in 0..<hd { out[d] *= inv }
+                    }
+                }
+            }
         }
         if let k {
             // Each (token, head) scores `n` keys and sums `n` values of headDim.
@@ -420,13 +469,24 @@ final class Scratch {
     /// Matrix products run together (one parallel region each).
     let batch = MatmulBatch()
     var scoresStride = 0
+    /// Decode attention's per-chunk partial results: per (key/value head, chunk), the group's maxima,
+    /// sums and unnormalised outputs (`group · (headDim + 2)` floats).
+    var partials: UnsafeMutablePointer<Float>
+
+    /// Chunks the positions of one decoded token are split into, per key/value head: at least four
+    /// work items per thread, at most 512 positions a chunk (its values then stay in cache while the
+    /// group reads them), at least 64.
+    static func decodeChunks(positions n: Int, kvHeads: Int, threads: Int) -> Int {
+        let wanted = max((4 * threads + kvHeads - 1) / kvHeads, (n + 511) / 512)
+        return max(1, min(wanted, (n + 63) / 64))
+    }
 
     init(threads: Int) {
         self.threads = threads
         let empty = UnsafeMutablePointer<Float>.allocate(capacity: 1)
         x = empty; h = empty; q = empty; att = empty; tmp = empty; gate = empty; up = empty
         routerLogits = empty; routeWeights = empty; gathered = empty; expertOut = empty; groupWeights = empty
-        cos = empty; sin = empty; routeScores = empty; scores = empty; ropeTmp = empty
+        cos = empty; sin = empty; routeScores = empty; scores = empty; ropeTmp = empty; partials = empty
         qResid = empty; mlaQ = empty; mlaPerThread = empty; indexQ = empty; indexWeights = empty; indexScores = empty
         routeIds = .allocate(capacity: 1)
         groupTokens = .allocate(capacity: 1)
@@ -518,8 +578,12 @@ final class Scratch {
                 return p
             }
             contextStorage = []
-            scores = contextAlloc(cap * threads)
-            scoresStride = cap
+            // A work item scores a group of query heads (heads / kvHeads) at once.
+            let group = max(1, c.heads / max(c.kvHeads, 1))
+            scores = contextAlloc(cap * group * threads)
+            scoresStride = cap * group
+            partials = contextAlloc(c.heads * Scratch.decodeChunks(positions: cap, kvHeads: max(c.kvHeads, 1), threads: threads)
+                                    * (c.headDim + 2))
             if c.dsa != nil { indexScores = contextAlloc(cap * threads) }
             self.context = cap
         }

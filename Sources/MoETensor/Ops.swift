@@ -103,3 +103,14 @@ public func attendHead(query q: UnsafePointer<Float>, keys: UnsafePointer<Float>
                        scores: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) {
     moe_attend_head(q, keys, values, stride, headDim, first, last, scale, scores, out)
 }
+
+/// Attention of `group` query heads that share one key/value head (rows `qStride` apart), over
+/// positions `[first, last]`, unnormalised so that chunks of positions combine: per query g, `m[g]`
+/// the largest score, `l[g]` = Σ e^(s - m[g]) and `o[g·headDim...]` = Σ e^(s - m[g]) · v. Each key row
+/// is read once for the group. `scores` has room for `group · (last-first+1)` floats.
+public func attendGroup(query q: UnsafePointer<Float>, qStride: Int, group: Int, keys: UnsafePointer<Float>,
+                        values: UnsafePointer<Float>, stride: Int, headDim: Int, first: Int, last: Int, scale: Float,
+                        scores: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, l: UnsafeMutablePointer<Float>,
+                        o: UnsafeMutablePointer<Float>) {
+    moe_attend_partial(q, qStride, group, keys, values, stride, headDim, first, last, scale, scores, m, l, o)
+}

@@ -1175,6 +1175,59 @@ static void check_attention(void) {
     result(wo.worst, 1e-5, wo.where, "attend/output");
 }
 
+// Grouped attention (GQA): `group` query heads over one key/value head, unnormalised partials.
+static void check_attention_group(void) {
+    const long dims[] = {64, 13, 128, 72};
+    const long groups[] = {3, 2, 8, 1};
+    const long ranges[][2] = {{0, 0}, {5, 290}, {0, 299}, {7, 40}};
+    worst_t wo, wl;
+    worst_init(&wo);
+    worst_init(&wl);
+    for (int di = 0; di < 4; di++) {
+        long hd = dims[di], G = groups[di], stride = hd * 2 + 3, positions = 300;
+        float *keys = make_activations(positions * stride, 1, 91 + di), *values = make_activations(positions * stride, 1, 92 + di);
+        float *q = make_activations(G * hd, 1, 93 + di);
+        for (long d = 0; d < G * hd; d++) q[d] *= 4;
+        float scale = (float)(1 / sqrt((double)hd));
+        float *scores = malloc(sizeof(float) * G * positions), *o = malloc(sizeof(float) * G * hd), m[8], l[8];
+        double *logit = malloc(sizeof(double) * positions), *e = malloc(sizeof(double) * positions);
+        for (int ri = 0; ri < 4; ri++) {
+            long first = ranges[ri][0], last = ranges[ri][1], n = last - first + 1;
+            moe_attend_partial(q, hd, G, keys, values, stride, hd, first, last, scale, scores, m, l, o);
+            for (long g = 0; g < G; g++) {
+                double mx = -INFINITY, z = 0;
+                for (long j = 0; j < n; j++) {
+                    double s = 0;
+                    for (long d = 0; d < hd; d++) s += (double)keys[(first + j) * stride + d] * q[g * hd + d];
+                    logit[j] = s * scale;
+                    mx = logit[j] > mx ? logit[j] : mx;
+                }
+                for (long j = 0; j < n; j++) { e[j] = exp(logit[j] - mx); z += e[j]; }
+                // l·e^(m - max) is the softmax's normaliser; o / l its output.
+                double lz = l[g] * exp((double)m[g] - mx);
+                worst_add(&wl, fabs(lz - z) / z, "d%ld g%ld/%ld [%ld, %ld]: l %.9g m %.9g vs z %.9g max %.9g", hd, g, G, first, last,
+                          (double)l[g], (double)m[g], z, mx);
+                for (long d = 0; d < hd; d++) {
+                    double ref = 0;
+                    for (long j = 0; j < n; j++) ref += e[j] / z * values[(first + j) * stride + d];
+                    double got = o[g * hd + d] / l[g];
+                    worst_add(&wo, fabs(got - ref), "d%ld g%ld/%ld [%ld, %ld] out[%ld] %.9g vs %.9g", hd, g, G, first, last, d, got, ref);
+                }
+            }
+        }
+        // No positions: m = -inf, l = 0, o = 0.
+        for (long d = 0; d < G * hd; d++) o[d] = 5;
+        moe_attend_partial(q, hd, G, keys, values, stride, hd, 4, 3, scale, scores, m, l, o);
+        for (long g = 0; g < G; g++) {
+            worst_add(&wl, (isinf(m[g]) && m[g] < 0 && l[g] == 0) ? 0 : INFINITY, "empty range: m %g l %g", (double)m[g], (double)l[g]);
+            for (long d = 0; d < hd; d++) worst_add(&wo, o[g * hd + d] == 0 ? 0 : INFINITY, "empty range: o[%ld] = %g", d, (double)o[g * hd + d]);
+        }
+        free(keys); free(values); free(q); free(scores); free(o); free(logit); free(e);
+    }
+    result(wl.worst, 1e-5, wl.where, "attend_group/normaliser");
+    result(wo.worst, 1e-5, wo.where, "attend_group/output");
+}
+
 // ---------------------------------------------------------------------------------------------
 
 int main(int argc, char **argv) {
@@ -1206,6 +1259,7 @@ int main(int argc, char **argv) {
     check_exp();
     check_swiglu();
     check_attention();
+    check_attention_group();
     printf("summary: %d ok, %d FAIL, %d skip\n", n_ok, n_fail, n_skip);
     return n_fail ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 import Testing
 import MoEModels
 import MoERuntime
+import MoETensor
 
 /// Each architecture against transformers (f32, eager attention) on tiny random models. The exact
 /// comparisons run with f32 activations (`.f32`); the default format, which rounds activations to
@@ -132,3 +133,28 @@ import MoERuntime
         }
     }
 }
+
+/// Decoding token by token through the cache gives the logits of one batch pass: decode splits each
+/// key/value head's positions into chunks (two threads, so past 64 positions) and combines their
+/// partial softmaxes, while a batch pass takes each token's positions whole. f32 activations, so
+/// only float summation order differs.
+@Suite struct DecodeMatchesBatchTests {
+    @Test(arguments: ["qwen3", "llama", "qwen3_moe"])
+    func chunkedDecodeAttentionMatchesBatch(name: String) throws {
+        let model = try loadModel(directory: Fixtures.path(name), pool: Fixtures.pool, activations: .f32)
+        let V = model.config.vocabSize, P = 120, prefill = 30
+        #expect(model.config.heads > model.config.kvHeads, "\(name) should group query heads (GQA)")
+        var rng = SplitMix64(seed: 17)
+        let tokens = (0..<P).map { _ in Int32(rng.next() % UInt64(V)) }
+        let batch = try model.forward(tokens, state: model.makeState(), logits: .all)
+        let state = model.makeState()
+        var stepped = try model.forward(Array(tokens.prefix(prefill)), state: state, logits: .all)
+        for t in tokens[prefill...] { stepped += try model.forward([t], state: state) }
+        #expect(stepped.count == batch.count)
+        let scale = batch.map(abs).max()!
+        var worst: Float = 0
+        for i in batch.indices { worst = max(worst, abs(batch[i] - stepped[i])) }
+        #expect(worst <= 1e-4 * scale, "\(name): largest |Δlogit| \(worst) (logits up to \(scale))")
+    }
+}
+

@@ -179,6 +179,46 @@ func encode(_ values: [Float], as dtype: DType) -> [UInt8] {
         for i in g.indices { #expect(abs(Double(g[i]) - ref[i]) <= 1e-6 * max(1, abs(ref[i])), "\(i): \(g[i]) vs \(ref[i])") }
     }
 
+    /// Grouped attention (GQA: several query heads on one key/value head) in chunks of positions,
+    /// combined as the decoder combines them, against double precision per query head.
+    @Test func groupedChunkedAttentionMatchesDoublePrecision() {
+        for (headDim, group) in [(64, 3), (13, 2), (128, 8), (72, 1)] {
+            let stride = headDim * 2 + 3, positions = 300
+            let keys = randomFloats(positions * stride, seed: 91), values = randomFloats(positions * stride, seed: 92)
+            let q = randomFloats(group * headDim, seed: 93).map { $0 * 4 }
+            let scale = 1 / Float(headDim).squareRoot()
+            for (first, last, chunks) in [(0, 0, 1), (5, 290, 1), (5, 290, 4), (0, 299, 7), (2, 4, 5)] {
+                var m = [Float](repeating: 0, count: group * chunks), l = m
+                var o = [Float](repeating: 0, count: group * chunks * headDim)
+                var scores = [Float](repeating: 0, count: group * positions)
+                let n = last - first + 1
+                for c in 0..<chunks {
+                    let lo = first + n * c / chunks, hi = first + n * (c + 1) / chunks - 1
+                    m.withUnsafeMutableBufferPointer { mp in l.withUnsafeMutableBufferPointer { lp in o.withUnsafeMutableBufferPointer { op in
+                        attendGroup(query: q, qStride: headDim, group: group, keys: keys, values: values, stride: stride,
+                                    headDim: headDim, first: lo, last: hi, scale: scale, scores: &scores,
+                                    m: mp.baseAddress! + c * group, l: lp.baseAddress! + c * group,
+                                    o: op.baseAddress! + c * group * headDim)
+                    } } }
+                }
+                for g in 0..<group {
+                    let top = (0..<chunks).map { m[$0 * group + g] }.max()!
+                    let total = (0..<chunks).reduce(0.0) { $0 + Double(l[$1 * group + g]) * Foundation.exp(Double(m[$1 * group + g] - top)) }
+                    let logits = (first...last).map { j in (0..<headDim).reduce(0.0) { $0 + Double(keys[j * stride + $1]) * Double(q[g * headDim + $1]) } * Double(scale) }
+                    let mx = logits.max()!
+                    let e = logits.map { Foundation.exp($0 - mx) }, z = e.reduce(0, +)
+                    for d in 0..<headDim {
+                        let got = (0..<chunks).reduce(0.0) {
+                            $0 + Double(o[($1 * group + g) * headDim + d]) * Foundation.exp(Double(m[$1 * group + g] - top))
+                        } / total
+                        let ref = (first...last).enumerated().reduce(0.0) { $0 + e[$1.offset] / z * Double(values[$1.element * stride + d]) }
+                        #expect(abs(got - ref) <= 1e-5, "d\(headDim) g\(group) [\(first), \(last)] in \(chunks): query \(g) dim \(d): \(got) vs \(ref)")
+                    }
+                }
+            }
+        }
+    }
+
     /// One query's attention (ops.c) against double precision: head sizes with and without vector
     /// tails, one to 77 positions starting mid-cache, rows of a wider stride.
     @Test func attentionMatchesDoublePrecision() {

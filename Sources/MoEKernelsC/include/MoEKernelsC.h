@@ -84,6 +84,13 @@ void moe_swiglu(float *gate, const float *up, long n);
 /// q·k_j) (k_j = keys + (first+j)·stride), out[0..<headDim] = Σ_j scores[j] · v_j.
 void moe_attend_head(const float *q, const float *keys, const float *values, long stride, long headDim, long first, long last,
                      float scale, float *scores, float *out);
+/// Attention of `group` query heads sharing one key/value head (GQA), over positions first ... last,
+/// left unnormalised so that chunks of positions combine (ops.c): for query g (`q + g·qstride`),
+/// with s_j = scale · q_g·k_j, m[g] = max_j s_j, l[g] = Σ_j e^(s_j - m[g]) and
+/// o[g·headDim + d] = Σ_j e^(s_j - m[g]) · v_j[d]. Each key row is read once for the group.
+/// `scores`: group × (last - first + 1) floats of scratch. No positions: m = -inf, l = 0, o = 0.
+void moe_attend_partial(const float *q, long qstride, long group, const float *keys, const float *values, long stride, long headDim,
+                        long first, long last, float scale, float *scores, float *m, float *l, float *o);
 /// The vectorised exp of ops.c for one value (tests).
 float moe_exp_check(float x);
 /// Rows r0 ..< r1 of a block-scaled FP8 matrix (scales as for moe_dot_bf16act_rows) times `tokens`
