@@ -61,7 +61,7 @@ public final class TransformerModel: @unchecked Sendable {
             switch layer.attention {
             case .gqa:
                 let w = config.kvHeads * config.headDim
-                return KVCache.Widths(keys: w, values: w)
+                return KVCache.Widths(keys: w, values: w, heads: config.kvHeads)
             case .mla(let m):
                 let shape = config.mla!
                 return KVCache.Widths(keys: shape.kvLoraRank + shape.ropeDim, values: 0,
@@ -166,9 +166,8 @@ public final class TransformerModel: @unchecked Sendable {
         let hd = c.headDim
         let qWidth = c.heads * hd
         let kvWidth = c.kvHeads * hd
-        // q: [T, heads*hd], k/v: [T, kvHeads*hd], written straight into the cache rows.
-        let kRows = cache.keys[l] + start * kvWidth
-        let vRows = cache.values[l] + start * kvWidth
+        // q: [T, heads*hd], k/v: [T, kvHeads*hd] (moved into the head-major cache below).
+        let kRows = s.newKeys, vRows = s.newValues
         let k = state.counters
         // q, k and v in one parallel region, sharing the quantised input.
         s.batch.add(a.q, s.h, s.q, tokens: T)
@@ -207,12 +206,19 @@ public final class TransformerModel: @unchecked Sendable {
             for h in 0..<c.heads { rotate(s.q + t * qWidth + h * hd, half: half, scratch: s, interleaved: c.ropeInterleaved) }
             for h in 0..<c.kvHeads { rotate(kRows + t * kvWidth + h * hd, half: half, scratch: s, interleaved: c.ropeInterleaved) }
         }
+        // Into the cache: each key/value head's rows are contiguous there.
+        for g in 0..<c.kvHeads {
+            let kh = cache.head(g, layer: l, values: false), vh = cache.head(g, layer: l, values: true)
+            for t in 0..<T {
+                (kh + (start + t) * hd).update(from: kRows + t * kvWidth + g * hd, count: hd)
+                (vh + (start + t) * hd).update(from: vRows + t * kvWidth + g * hd, count: hd)
+            }
+        }
         // Scores and weighted values, one (token, key/value head) per work item: the group of query
         // heads that share a key/value head reads its keys and values once. Decoding one token, the
         // positions are split into chunks too (combined below), so both threads have work and a
         // chunk's values stay in cache across the group.
         let group = c.heads / c.kvHeads
-        let keys = cache.keys[l], values = cache.values[l]
         let scoresStride = s.scoresStride
         let span = { (t: Int) -> (first: Int, count: Int) in
             let pos = start + t
@@ -234,18 +240,18 @@ public final class TransformerModel: @unchecked Sendable {
                     if chunks == 1 {
                         // The group's heads are adjacent in the output too: normalise in place.
                         let out = s.att + t * qWidth + kv * group * hd
-                        attendGroup(query: q, qStride: hd, group: group, keys: keys + kv * hd, values: values + kv * hd,
-                                    stride: kvWidth, headDim: hd, first: lo, last: hi, scale: scale, scores: scores,
-                                    m: m, l: lsum, o: out)
+                        attendGroup(query: q, qStride: hd, group: group, keys: cache.head(kv, layer: l, values: false),
+                                    values: cache.head(kv, layer: l, values: true), stride: hd, headDim: hd, first: lo, last: hi,
+                                    scale: scale, scores: scores, m: m, l: lsum, o: out)
                         for g in 0..<group where lsum[g] > 0 {
                             let inv = 1 / lsum[g]
                             for d in 0..<hd { out[g * hd + d] *= inv }
                         }
                     } else {
                         let p = s.partials + item * group * (hd + 2)
-                        attendGroup(query: q, qStride: hd, group: group, keys: keys + kv * hd, values: values + kv * hd,
-                                    stride: kvWidth, headDim: hd, first: lo, last: hi, scale: scale, scores: scores,
-                                    m: p, l: p + group, o: p + 2 * group)
+                        attendGroup(query: q, qStride: hd, group: group, keys: cache.head(kv, layer: l, values: false),
+                                    values: cache.head(kv, layer: l, values: true), stride: hd, headDim: hd, first: lo, last: hi,
+                                    scale: scale, scores: scores, m: p, l: p + group, o: p + 2 * group)
                     }
                 }
             }
@@ -454,6 +460,8 @@ final class Scratch {
     var cos, sin, routeScores, scores, ropeTmp: UnsafeMutablePointer<Float>
     // MLA and DSA buffers (one-element placeholders for other models).
     var qResid, mlaQ, mlaPerThread, indexQ, indexWeights, indexScores: UnsafeMutablePointer<Float>
+    /// The new positions' keys and values `[T, kvHeads*headDim]`, before they move into the cache.
+    var newKeys, newValues: UnsafeMutablePointer<Float>
     var selected: UnsafeMutablePointer<Int32>
     var selectedCount: UnsafeMutablePointer<Int>
     /// Per-thread heap for the DSA top-k (`topK` ids per thread).
@@ -488,6 +496,7 @@ final class Scratch {
         routerLogits = empty; routeWeights = empty; gathered = empty; expertOut = empty; groupWeights = empty
         cos = empty; sin = empty; routeScores = empty; scores = empty; ropeTmp = empty; partials = empty
         qResid = empty; mlaQ = empty; mlaPerThread = empty; indexQ = empty; indexWeights = empty; indexScores = empty
+        newKeys = empty; newValues = empty
         routeIds = .allocate(capacity: 1)
         groupTokens = .allocate(capacity: 1)
         expertStart = .allocate(capacity: 1)
@@ -539,6 +548,7 @@ final class Scratch {
             let H = c.hidden, qw = c.heads * c.headDim
             x = alloc(T * H); h = alloc(T * H); tmp = alloc(T * H)
             q = alloc(T * qw); att = alloc(T * qw)
+            newKeys = alloc(T * c.kvHeads * c.headDim); newValues = alloc(T * c.kvHeads * c.headDim)
             // MoE layers keep every routed row (T·topK) plus the shared expert's T rows at once.
             gate = alloc(T * perToken); up = alloc(T * perToken)
             routerLogits = alloc(T * max(experts, 1)); routeWeights = alloc(T * topK)

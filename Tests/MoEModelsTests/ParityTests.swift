@@ -136,18 +136,20 @@ import MoETensor
 
 /// Decoding token by token through the cache gives the logits of one batch pass: decode splits each
 /// key/value head's positions into chunks (two threads, so past 64 positions) and combines their
-/// partial softmaxes, while a batch pass takes each token's positions whole. f32 activations, so
-/// only float summation order differs.
+/// partial softmaxes, while a batch pass takes each token's positions whole; and the head-major
+/// cache grows from 16 positions while decoding. f32 activations, so only float summation order
+/// differs.
 @Suite struct DecodeMatchesBatchTests {
     @Test(arguments: ["qwen3", "llama", "qwen3_moe"])
     func chunkedDecodeAttentionMatchesBatch(name: String) throws {
         let model = try loadModel(directory: Fixtures.path(name), pool: Fixtures.pool, activations: .f32)
-        let V = model.config.vocabSize, P = 120, prefill = 30
+        let V = model.config.vocabSize, P = 200, prefill = 30
         #expect(model.config.heads > model.config.kvHeads, "\(name) should group query heads (GQA)")
         var rng = SplitMix64(seed: 17)
         let tokens = (0..<P).map { _ in Int32(rng.next() % UInt64(V)) }
         let batch = try model.forward(tokens, state: model.makeState(), logits: .all)
-        let state = model.makeState()
+        // A small cache, so it grows (head by head) while decoding.
+        let state = model.makeState(capacity: 16)
         var stepped = try model.forward(Array(tokens.prefix(prefill)), state: state, logits: .all)
         for t in tokens[prefill...] { stepped += try model.forward([t], state: state) }
         #expect(stepped.count == batch.count)
