@@ -21,8 +21,11 @@ struct Bench: ParsableCommand {
     @Option(name: .customShort("p"), help: "Prompt tokens processed in one batch.")
     var prompt = 128
 
-    @Option(name: .customShort("n"), help: "Tokens decoded one by one, from an empty context (as llama-bench's tg test).")
+    @Option(name: .customShort("n"), help: "Tokens decoded one by one, from an empty context (as llama-bench's tg test) or after --depth.")
     var generate = 64
+
+    @Option(name: [.customShort("d"), .long], help: "Tokens already in the context before each test (as llama-bench's -d): the prompt and the decoded tokens attend to them too. Not timed.")
+    var depth = 0
 
     @Option(name: [.customShort("t"), .long], help: "Threads.")
     var threads = ThreadPool.processorCount
@@ -43,11 +46,19 @@ struct Bench: ParsableCommand {
         guard prompt >= 1, generate >= 1, repetitions >= 1, prompt <= 1 << 20, generate <= 1 << 20 else {
             throw ModelError.invalidInput("-p, -n and -r must be positive")
         }
+        guard depth >= 0, depth <= 1 << 20 else { throw ModelError.invalidInput("--depth must be between 0 and 1048576") }
         let pool = try makePool(threads)
         let model = try loadModel(directory: self.model, pool: pool, activations: activations)
         let V = Int32(model.config.vocabSize)
         var rng = SplitMix64(seed: 1234)
         let promptIds = (0..<prompt).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(V)) }
+        let depthIds = (0..<depth).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(V)) }
+        /// A fresh context holding the depth tokens (untimed), with room for `more`.
+        func context(room more: Int) throws -> InferenceState {
+            let state = model.makeState(capacity: depth + more)
+            if depth > 0 { _ = try model.forward(depthIds, state: state, logits: .last) }
+            return state
+        }
         let clock = ContinuousClock()
         var pp: [Double] = [], tg: [Double] = []
         var bytesPerToken = 0.0
@@ -56,11 +67,12 @@ struct Bench: ParsableCommand {
         let probe = TokenProbe(model: model)
         _ = try model.forward(Array(promptIds.prefix(8)), state: model.makeState())   // warm-up
         for rep in 0..<repetitions {
+            let ppState = try context(room: prompt)
             let t0 = clock.now
-            _ = try model.forward(promptIds, state: model.makeState(capacity: prompt), logits: .last)
+            _ = try model.forward(promptIds, state: ppState, logits: .last)
             let t1 = clock.now
-            // Decode starts from an empty context, as llama-bench's tg test does.
-            let state = model.makeState(capacity: generate + 1)
+            // Decode starts from an empty context (or the depth tokens), as llama-bench's tg test does.
+            let state = try context(room: generate + 1)
             let counters = rep == 0 ? KernelCounters() : nil
             state.counters = counters
             var totalBytes = 0
@@ -93,7 +105,7 @@ struct Bench: ParsableCommand {
             }
             var o: [(String, JSONValue)] = [
                 ("model", .string(self.model)), ("threads", .int(pool.threadCount)), ("n_prompt", .int(prompt)),
-                ("n_gen", .int(generate)), ("repetitions", .int(repetitions)),
+                ("n_gen", .int(generate)), ("n_depth", .int(depth)), ("repetitions", .int(repetitions)),
                 ("pp_tokens_per_s", .double(median(pp))), ("tg_tokens_per_s", .double(tgMedian)),
                 ("pp", spread(pp)), ("tg", spread(tg)),
                 ("weight_bytes_per_token", .double(bytesPerToken)),
@@ -103,8 +115,9 @@ struct Bench: ParsableCommand {
             writeStdout(JSONValue.object(o).serialized() + "\n")
         } else {
             print("\(self.model): \(model.config.modelType), \(pool.threadCount) threads, \(repetitions) repetitions")
-            print("prompt processing pp\(prompt): \(format(median(pp))) tok/s (min \(format(pp.min()!)), max \(format(pp.max()!)))")
-            print("decode tg\(generate): \(format(tgMedian)) tok/s (min \(format(tg.min()!)), max \(format(tg.max()!)))")
+            let at = depth > 0 ? " @ d\(depth)" : ""
+            print("prompt processing pp\(prompt)\(at): \(format(median(pp))) tok/s (min \(format(pp.min()!)), max \(format(pp.max()!)))")
+            print("decode tg\(generate)\(at): \(format(tgMedian)) tok/s (min \(format(tg.min()!)), max \(format(tg.max()!)))")
             print("weights read per decoded token: \(humanBytes(Int(bytesPerToken))); at \(format(bandwidth / 1e9)) GB/s measured read bandwidth that is \(format(100 * roofline))% of the roofline")
             if stats { print(MeasuredTable.text(rows, routedExperts: model.routedExpertCount)) }
         }

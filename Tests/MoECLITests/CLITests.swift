@@ -258,6 +258,19 @@ import Glibc
         let rows = try #require(j["stats"]?.arrayValue)
         #expect(rows.count == 4 && rows.allSatisfy { $0["agrees"] == .bool(true) })
     }
+
+    /// `-d`: the tests run after that many context tokens (llama-bench's depth); the decoded tokens'
+    /// measured costs, attention over the longer context included, still agree with the prediction.
+    @Test func benchAtDepth() throws {
+        let r = try runMoekit(["bench", fixtures + "/qwen3_moe", "-p", "8", "-n", "3", "-d", "40", "-t", "2", "-r", "1", "--json", "--stats"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let j = try JSONParser.parse(r.stdout)
+        #expect(j["n_depth"]?.intValue == 40 && (j["tg_tokens_per_s"]?.doubleValue ?? 0) > 0)
+        let rows = try #require(j["stats"]?.arrayValue)
+        #expect(rows.count == 3 && rows.allSatisfy { $0["agrees"] == .bool(true) }, "\(rows)")
+        let bad = try runMoekit(["bench", fixtures + "/qwen3_moe", "-d", "-1"])
+        #expect(bad.status != 0)
+    }
 }
 
 @Suite struct BadTokenizerTests {

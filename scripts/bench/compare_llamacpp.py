@@ -31,6 +31,9 @@ PROMPT = int(os.environ.get("PROMPT", "128"))
 GEN = int(os.environ.get("GEN", "64"))
 RETRIES = int(os.environ.get("RETRIES", "3"))
 PARITY_ONLY = bool(os.environ.get("PARITY_ONLY"))
+# Long-context pairs: the SmolLM2 files again with DEPTH tokens already in the context (llama-bench's
+# -d), at the largest thread count. DEPTH=0 skips them.
+DEPTH = int(os.environ.get("DEPTH", "2000"))
 NOISY = 0.25   # cores used by other processes above which a measurement is retried
 
 
@@ -84,9 +87,9 @@ def requantized(kind):
     return dst
 
 
-def llama_bench(path, threads):
+def llama_bench(path, threads, depth=0):
     out = run([os.path.join(BIN, "llama-bench"), "-m", path, "-p", str(PROMPT), "-n", str(GEN),
-               "-t", str(threads), "-r", str(REPS), "-o", "json"])
+               "-t", str(threads), "-r", str(REPS), "-d", str(depth), "-o", "json"])
     rows = json.loads(out)
     pp = next(r for r in rows if r["n_prompt"] > 0 and r["n_gen"] == 0)
     tg = next(r for r in rows if r["n_gen"] > 0 and r["n_prompt"] == 0)
@@ -94,9 +97,9 @@ def llama_bench(path, threads):
             "pp_samples": pp["samples_ts"], "tg_samples": tg["samples_ts"], "raw": rows}
 
 
-def moekit_bench(path, threads):
+def moekit_bench(path, threads, depth=0):
     out = run([MOEKIT, "bench", path, "-p", str(PROMPT), "-n", str(GEN), "-t", str(threads),
-               "-r", str(REPS), "--json"])
+               "-r", str(REPS), "-d", str(depth), "--json"])
     j = json.loads(out)
     return {"pp": j["pp_tokens_per_s"], "tg": j["tg_tokens_per_s"], "bytes": j["weight_bytes_per_token"],
             "bandwidth": j["bandwidth_bytes_per_s"], "raw": j}
@@ -178,31 +181,33 @@ def main():
 
     rows, raw = [], []
     turn = 0
-    for path in ([] if PARITY_ONLY else files):
-        for t in THREADS:
-            # Alternate which engine goes first, so neither always runs on a warmer or quieter machine.
-            order = ["llama.cpp", "moekit"] if turn % 2 == 0 else ["moekit", "llama.cpp"]
-            turn += 1
-            best = None
-            for attempt in range(1 + RETRIES):
-                res = {}
-                busy = wait_for_quiet()
-                if busy >= NOISY:
-                    log(f"machine still busy ({busy:.2f} cores) after QUIET_WAIT; measuring anyway")
-                for engine in order:
-                    log(f"{engine:9} {os.path.basename(path)} -t {t}")
-                    res[engine] = measured(llama_bench if engine == "llama.cpp" else moekit_bench, path, t)
-                noisy = max(r["others_cores"] for r in res.values())
-                if best is None or noisy < best[0]:
-                    best = (noisy, res)
-                if noisy < NOISY:
-                    break
-                log(f"other processes used {noisy:.2f} cores meanwhile: " +
-                    ("measuring this pair again" if attempt < RETRIES else "keeping the quietest attempt"))
-            res = best[1]
-            rows.append({"file": os.path.basename(path), "threads": t, "llama": res["llama.cpp"], "moekit": res["moekit"]})
-            raw.append({"file": path, "threads": t, "llama.cpp": res["llama.cpp"]["raw"], "moekit": res["moekit"]["raw"],
-                        "others_cores": {e: res[e]["others_cores"] for e in res}})
+    pairs = [(path, t, 0) for path in files for t in THREADS]
+    if DEPTH > 0:
+        pairs += [(path, max(THREADS), DEPTH) for path in files if os.path.basename(path).startswith("SmolLM2")]
+    for path, t, depth in ([] if PARITY_ONLY else pairs):
+        # Alternate which engine goes first, so neither always runs on a warmer or quieter machine.
+        order = ["llama.cpp", "moekit"] if turn % 2 == 0 else ["moekit", "llama.cpp"]
+        turn += 1
+        best = None
+        for attempt in range(1 + RETRIES):
+            res = {}
+            busy = wait_for_quiet()
+            if busy >= NOISY:
+                log(f"machine still busy ({busy:.2f} cores) after QUIET_WAIT; measuring anyway")
+            for engine in order:
+                log(f"{engine:9} {os.path.basename(path)} -t {t} -d {depth}")
+                res[engine] = measured(llama_bench if engine == "llama.cpp" else moekit_bench, path, t, depth)
+            noisy = max(r["others_cores"] for r in res.values())
+            if best is None or noisy < best[0]:
+                best = (noisy, res)
+            if noisy < NOISY:
+                break
+            log(f"other processes used {noisy:.2f} cores meanwhile: " +
+                ("measuring this pair again" if attempt < RETRIES else "keeping the quietest attempt"))
+        res = best[1]
+        rows.append({"file": os.path.basename(path), "threads": t, "depth": depth, "llama": res["llama.cpp"], "moekit": res["moekit"]})
+        raw.append({"file": path, "threads": t, "depth": depth, "llama.cpp": res["llama.cpp"]["raw"], "moekit": res["moekit"]["raw"],
+                    "others_cores": {e: res[e]["others_cores"] for e in res}})
 
     log("parity: moekit logits over llama.cpp's tokens")
     par = parity(ref, max(THREADS))
@@ -210,7 +215,7 @@ def main():
     if PARITY_ONLY:
         print(json.dumps({k: v for k, v in par.items() if k != "mismatches"}), json.dumps(tok))
         return
-    bandwidth = {t: statistics.median(r["moekit"]["bandwidth"] for r in rows if r["threads"] == t) for t in THREADS}
+    bandwidth = {t: statistics.median(r["moekit"]["bandwidth"] for r in rows if r["threads"] == t and r["depth"] == 0) for t in THREADS}
 
     stamp = dict(line.strip().split("=", 1) for line in open(os.path.join(CACHE, "build", "moekit-stamp")) if "=" in line)
     cpu = raw[0]["llama.cpp"][0].get("cpu_info", "?")
@@ -241,13 +246,27 @@ def main():
     md.append("| file | threads | llama.cpp pp t/s | moekit pp t/s | ratio | llama.cpp tg t/s | moekit tg t/s | ratio "
               "| weights/token | llama.cpp roofline | moekit roofline | others' CPU |")
     md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
+    for r in (r for r in rows if r["depth"] == 0):
         L, M, t = r["llama"], r["moekit"], r["threads"]
         bw = bandwidth[t]
         md.append(f"| {r['file']} | {t} | {fmt(L['pp'])} | {fmt(M['pp'])} | {fmt(M['pp'] / L['pp'], 2)} "
                   f"| {fmt(L['tg'])} | {fmt(M['tg'])} | {fmt(M['tg'] / L['tg'], 2)} | {fmt(M['bytes'] / 1e6)} MB "
                   f"| {fmt(100 * M['bytes'] * L['tg'] / bw)}% | {fmt(100 * M['bytes'] * M['tg'] / bw)}% "
                   f"| {fmt(L['others_cores'], 2)} / {fmt(M['others_cores'], 2)} |")
+    deep = [r for r in rows if r["depth"] > 0]
+    if deep:
+        md.append("")
+        md.append(f"**At depth {DEPTH}** (both engines' tests run with {DEPTH} random tokens already in the context, "
+                  f"untimed: llama-bench `-d {DEPTH}`, `moekit bench -d {DEPTH}`; pp = {PROMPT} more tokens in one batch, "
+                  f"tg = {GEN} decoded one by one; every attention reads the {DEPTH} cached positions too):")
+        md.append("")
+        md.append("| file | threads | llama.cpp pp t/s | moekit pp t/s | ratio | llama.cpp tg t/s | moekit tg t/s | ratio | others' CPU |")
+        md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in deep:
+            L, M = r["llama"], r["moekit"]
+            md.append(f"| {r['file']} | {r['threads']} | {fmt(L['pp'])} | {fmt(M['pp'])} | {fmt(M['pp'] / L['pp'], 2)} "
+                      f"| {fmt(L['tg'])} | {fmt(M['tg'])} | {fmt(M['tg'] / L['tg'], 2)} "
+                      f"| {fmt(L['others_cores'], 2)} / {fmt(M['others_cores'], 2)} |")
     md.append("")
     s = ref["settings"]
     sc = ref.get("self_check")

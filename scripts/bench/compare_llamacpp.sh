@@ -13,6 +13,8 @@
 # Environment:
 #   MOEKIT=path      moekit binary (default .build/release/moekit; build it with swift build -c release)
 #   THREADS="1 2"    thread counts;  REPS=5, PROMPT=128, GEN=64: llama-bench's -r, -p, -n
+#   DEPTH=2000       the SmolLM2 files again, at the largest thread count, with this many tokens
+#                    already in the context (llama-bench -d, moekit bench -d); 0 skips them
 #   NO_WRITE=1       print the Markdown only, leave BENCHMARKS.md alone
 #   PARITY_ONLY=1    skip the speed runs; print the parity and tokenization figures as JSON only
 #   QUIET_WAIT=120   seconds to wait, before each file and thread count, for other processes to use
