@@ -233,7 +233,11 @@ public final class TransformerModel: @unchecked Sendable {
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * group) { ml in
                 let m = ml.baseAddress!, lsum = m + group
                 for item in range {
-                    let chunk = item % chunks, kv = (item / chunks) % c.kvHeads, t = item / (chunks * c.kvHeads)
+                    // Causal cost grows with the token: tokens are taken from both ends in turn
+                    // (0, T-1, 1, T-2, ...), so each thread's contiguous share costs about the same.
+                    let k = item / (chunks * c.kvHeads)
+                    let t = k % 2 == 0 ? k / 2 : T - 1 - k / 2
+                    let chunk = item % chunks, kv = (item / chunks) % c.kvHeads
                     let (first, n) = span(t)
                     let lo = first + n * chunk / chunks, hi = first + n * (chunk + 1) / chunks - 1
                     let q = s.q + t * qWidth + kv * group * hd
