@@ -64,7 +64,7 @@ extension TransformerModel {
             let outLatent = qAbs + rkv                          // [rkv]
             let scores = s.scores + thread * scoresStride
             for item in range {
-                let t = item / nh, h = item % nh
+                let t = causalOrder(item / nh, of: T), h = item % nh
                 let pos = start + t
                 let qh = s.mlaQ + t * nh * qk + h * qk
                 // Fold the no-rope query through this head's key up-projection rows.
@@ -144,7 +144,8 @@ extension TransformerModel {
         let scoresStride = s.scoresStride
         let body = { (range: Range<Int>, thread: Int) in
             let scores = s.indexScores + thread * scoresStride
-            for t in range {
+            for k in range {
+                let t = causalOrder(k, of: T)
                 let n = start + t + 1
                 let out = s.selected + t * d.topK
                 if n <= d.topK {

@@ -233,10 +233,7 @@ public final class TransformerModel: @unchecked Sendable {
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * group) { ml in
                 let m = ml.baseAddress!, lsum = m + group
                 for item in range {
-                    // Causal cost grows with the token: tokens are taken from both ends in turn
-                    // (0, T-1, 1, T-2, ...), so each thread's contiguous share costs about the same.
-                    let k = item / (chunks * c.kvHeads)
-                    let t = k % 2 == 0 ? k / 2 : T - 1 - k / 2
+                    let t = causalOrder(item / (chunks * c.kvHeads), of: T)
                     let chunk = item % chunks, kv = (item / chunks) % c.kvHeads
                     let (first, n) = span(t)
                     let lo = first + n * chunk / chunks, hi = first + n * (chunk + 1) / chunks - 1
@@ -603,3 +600,8 @@ final class Scratch {
         }
     }
 }
+
+/// The token the `k`-th work item of a prompt's attention takes: causal cost grows with the token,
+/// so tokens are taken from both ends in turn (0, T-1, 1, T-2, ...) and each thread's contiguous
+/// share of the work items costs about the same.
+func causalOrder(_ k: Int, of T: Int) -> Int { k % 2 == 0 ? k / 2 : T - 1 - k / 2 }
