@@ -30,6 +30,7 @@ REPS = int(os.environ.get("REPS", "5"))
 PROMPT = int(os.environ.get("PROMPT", "128"))
 GEN = int(os.environ.get("GEN", "64"))
 RETRIES = int(os.environ.get("RETRIES", "3"))
+ROUNDS = int(os.environ.get("ROUNDS", "3"))
 PARITY_ONLY = bool(os.environ.get("PARITY_ONLY"))
 # Long-context pairs: the SmolLM2 files again with DEPTH tokens already in the context (llama-bench's
 # -d), at the largest thread count. DEPTH=0 skips them.
@@ -184,10 +185,9 @@ def main():
     pairs = [(path, t, 0) for path in files for t in THREADS]
     if DEPTH > 0:
         pairs += [(path, max(THREADS), DEPTH) for path in files if os.path.basename(path).startswith("SmolLM2")]
-    for path, t, depth in ([] if PARITY_ONLY else pairs):
-        # Alternate which engine goes first, so neither always runs on a warmer or quieter machine.
-        order = ["llama.cpp", "moekit"] if turn % 2 == 0 else ["moekit", "llama.cpp"]
-        turn += 1
+    def measure_pair(path, t, depth, order):
+        """One llama-bench and one moekit bench back to back in `order`, measured again (up to
+        RETRIES times) while other processes used NOISY cores or more; the quietest attempt."""
         best = None
         for attempt in range(1 + RETRIES):
             res = {}
@@ -204,10 +204,30 @@ def main():
                 break
             log(f"other processes used {noisy:.2f} cores meanwhile: " +
                 ("measuring this pair again" if attempt < RETRIES else "keeping the quietest attempt"))
-        res = best[1]
-        rows.append({"file": os.path.basename(path), "threads": t, "depth": depth, "llama": res["llama.cpp"], "moekit": res["moekit"]})
-        raw.append({"file": path, "threads": t, "depth": depth, "llama.cpp": res["llama.cpp"]["raw"], "moekit": res["moekit"]["raw"],
-                    "others_cores": {e: res[e]["others_cores"] for e in res}})
+        return best[1]
+
+    for path, t, depth in ([] if PARITY_ONLY else pairs):
+        # ROUNDS pairs, alternating which engine goes first, so neither always runs on a warmer or
+        # quieter machine; each engine's figures are the medians over the rounds.
+        rounds = []
+        for rnd in range(ROUNDS):
+            order = ["llama.cpp", "moekit"] if turn % 2 == 0 else ["moekit", "llama.cpp"]
+            turn += 1
+            rounds.append(measure_pair(path, t, depth, order))
+        res = {}
+        for e in ("llama.cpp", "moekit"):
+            res[e] = dict(rounds[0][e])
+            for key in ("pp", "tg"):
+                res[e][key] = statistics.median(r[e][key] for r in rounds)
+            res[e]["others_cores"] = max(r[e]["others_cores"] for r in rounds)
+            if e == "moekit":
+                res[e]["bandwidth"] = statistics.median(r[e]["bandwidth"] for r in rounds)
+        tg_ratios = [r["moekit"]["tg"] / r["llama.cpp"]["tg"] for r in rounds]
+        rows.append({"file": os.path.basename(path), "threads": t, "depth": depth, "llama": res["llama.cpp"], "moekit": res["moekit"],
+                     "tg_ratio_range": (min(tg_ratios), max(tg_ratios))})
+        raw.append({"file": path, "threads": t, "depth": depth,
+                    "rounds": [{"llama.cpp": r["llama.cpp"]["raw"], "moekit": r["moekit"]["raw"],
+                                "others_cores": {e: r[e]["others_cores"] for e in r}} for r in rounds]})
 
     log("parity: moekit logits over llama.cpp's tokens")
     par = parity(ref, max(THREADS))
@@ -218,14 +238,15 @@ def main():
     bandwidth = {t: statistics.median(r["moekit"]["bandwidth"] for r in rows if r["threads"] == t and r["depth"] == 0) for t in THREADS}
 
     stamp = dict(line.strip().split("=", 1) for line in open(os.path.join(CACHE, "build", "moekit-stamp")) if "=" in line)
-    cpu = raw[0]["llama.cpp"][0].get("cpu_info", "?")
+    cpu = raw[0]["rounds"][0]["llama.cpp"][0].get("cpu_info", "?")
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     md = []
     md.append(f"Made by `scripts/bench/compare_llamacpp.sh` on {now}: llama.cpp {stamp.get('commit', '?')[:10]} "
               f"(vendored by PyPI's llama-cpp-python {stamp.get('version', '?')}; Release, GGML_NATIVE, CPU backend; "
               f"{cpu}) against moekit {git_rev(MOEKIT)}. One run; for every file and thread count llama-bench and "
-              f"`moekit bench` ran back to back, alternating which went first. Each figure is the median of "
-              f"{REPS} repetitions: pp = {PROMPT} random prompt tokens in one batch, tg = {GEN} tokens decoded one "
+              f"`moekit bench` ran back to back {ROUNDS} times, alternating which went first; each engine's figure is "
+              f"the median over those rounds of its median of {REPS} repetitions, and \"tg ratios\" gives the "
+              f"lowest and highest decode ratio of a single round: pp = {PROMPT} random prompt tokens in one batch, tg = {GEN} tokens decoded one "
               f"by one ({decode_context()}). "
               f"Ratio = moekit ÷ llama.cpp (above 1: moekit faster).")
     feats = [f.split("=")[0].strip() for f in ref["llama_cpp"]["system_info"].split("|") if f.strip().endswith("= 1")]
@@ -243,14 +264,15 @@ def main():
               f"a pair measured while they used {NOISY} cores or more was measured again, up to {RETRIES} times, "
               "and the quietest attempt kept; a row still above that is not a fair figure.")
     md.append("")
-    md.append("| file | threads | llama.cpp pp t/s | moekit pp t/s | ratio | llama.cpp tg t/s | moekit tg t/s | ratio "
+    md.append("| file | threads | llama.cpp pp t/s | moekit pp t/s | ratio | llama.cpp tg t/s | moekit tg t/s | ratio | tg ratios "
               "| weights/token | llama.cpp roofline | moekit roofline | others' CPU |")
-    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in (r for r in rows if r["depth"] == 0):
         L, M, t = r["llama"], r["moekit"], r["threads"]
         bw = bandwidth[t]
         md.append(f"| {r['file']} | {t} | {fmt(L['pp'])} | {fmt(M['pp'])} | {fmt(M['pp'] / L['pp'], 2)} "
-                  f"| {fmt(L['tg'])} | {fmt(M['tg'])} | {fmt(M['tg'] / L['tg'], 2)} | {fmt(M['bytes'] / 1e6)} MB "
+                  f"| {fmt(L['tg'])} | {fmt(M['tg'])} | {fmt(M['tg'] / L['tg'], 2)} "
+                  f"| {fmt(r['tg_ratio_range'][0], 2)}–{fmt(r['tg_ratio_range'][1], 2)} | {fmt(M['bytes'] / 1e6)} MB "
                   f"| {fmt(100 * M['bytes'] * L['tg'] / bw)}% | {fmt(100 * M['bytes'] * M['tg'] / bw)}% "
                   f"| {fmt(L['others_cores'], 2)} / {fmt(M['others_cores'], 2)} |")
     deep = [r for r in rows if r["depth"] > 0]
@@ -260,12 +282,13 @@ def main():
                   f"untimed: llama-bench `-d {DEPTH}`, `moekit bench -d {DEPTH}`; pp = {PROMPT} more tokens in one batch, "
                   f"tg = {GEN} decoded one by one; every attention reads the {DEPTH} cached positions too):")
         md.append("")
-        md.append("| file | threads | llama.cpp pp t/s | moekit pp t/s | ratio | llama.cpp tg t/s | moekit tg t/s | ratio | others' CPU |")
-        md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        md.append("| file | threads | llama.cpp pp t/s | moekit pp t/s | ratio | llama.cpp tg t/s | moekit tg t/s | ratio | tg ratios | others' CPU |")
+        md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in deep:
             L, M = r["llama"], r["moekit"]
             md.append(f"| {r['file']} | {r['threads']} | {fmt(L['pp'])} | {fmt(M['pp'])} | {fmt(M['pp'] / L['pp'], 2)} "
                       f"| {fmt(L['tg'])} | {fmt(M['tg'])} | {fmt(M['tg'] / L['tg'], 2)} "
+                      f"| {fmt(r['tg_ratio_range'][0], 2)}–{fmt(r['tg_ratio_range'][1], 2)} "
                       f"| {fmt(L['others_cores'], 2)} / {fmt(M['others_cores'], 2)} |")
     md.append("")
     s = ref["settings"]

@@ -19,6 +19,8 @@
 #   PARITY_ONLY=1    skip the speed runs; print the parity and tokenization figures as JSON only
 #   QUIET_WAIT=120   seconds to wait, before each file and thread count, for other processes to use
 #                    under a quarter of a core (the table shows what they used during each run)
+#   ROUNDS=3         times each file and thread count is measured (pairs alternating which engine
+#                    goes first); the table shows the medians over the rounds and the range of ratios
 #   RETRIES=3        times a pair is measured again when other processes used a quarter of a core
 #                    or more meanwhile
 # llama.cpp is built first by scripts/bench/build_llamacpp.sh if missing. Raw outputs go to
