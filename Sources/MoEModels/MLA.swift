@@ -141,7 +141,7 @@ extension TransformerModel {
         let headScale = 1 / Float(D).squareRoot()
         let weightScale = 1 / Float(nh).squareRoot()
         var macs = 0
-        let scoresStride = s.scoresStride
+        let scoresStride = s.indexScoresStride
         let body = { (range: Range<Int>, thread: Int) in
             let scores = s.indexScores + thread * scoresStride
             for k in range {

@@ -266,19 +266,24 @@ public final class TransformerModel: @unchecked Sendable {
             // Chunks of one query head: rescale each to the largest maximum, then normalise.
             for kv in 0..<c.kvHeads {
                 for g in 0..<group {
+                    // The largest chunk maximum; a NaN score anywhere makes the head's output NaN, as
+                    // in one pass.
                     var top = -Float.infinity
-                    for chunk in 0..<chunks { top = max(top, s.partials[(kv * chunks + chunk) * group * (hd + 2) + g]) }
+                    for chunk in 0..<chunks {
+                        let m = s.partials[(kv * chunks + chunk) * group * (hd + 2) + g]
+                        top = m.isNaN || top.isNaN ? .nan : max(top, m)
+                    }
                     let out = s.att + (kv * group + g) * hd
                     for d in 0..<hd { out[d] = 0 }
                     var total: Float = 0
                     for chunk in 0..<chunks {
                         let p = s.partials + (kv * chunks + chunk) * group * (hd + 2)
-                        guard p[group + g] > 0 else { continue }
-                        let w = expf(p[g] - top)
+                        guard p[group + g] != 0 else { continue }   // no positions (a NaN sum goes on)
+                        let w = top.isNaN ? Float.nan : expf(p[g] - top)
                         total += p[group + g] * w
                         addScaled(out, p + 2 * group + g * hd, w, hd)
                     }
-                    if total > 0 {
+                    if total != 0 {
                         let inv = 1 / total
                         for d in 0..<hd { out[d] *= inv }
                     }
@@ -477,7 +482,10 @@ final class Scratch {
     var expertStart, expertFill, expertOffsets: UnsafeMutablePointer<Int>
     /// Matrix products run together (one parallel region each).
     let batch = MatmulBatch()
+    /// Floats of `scores` per thread: a group of query heads (heads / kvHeads) × the context.
     var scoresStride = 0
+    /// Floats of `indexScores` per thread (the DSA indexer scores one query: the context).
+    var indexScoresStride = 0
     /// Decode attention's per-chunk partial results: per (key/value head, chunk), the group's maxima,
     /// sums and unnormalised outputs (`group · (headDim + 2)` floats).
     var partials: UnsafeMutablePointer<Float>
@@ -596,6 +604,7 @@ final class Scratch {
             partials = contextAlloc(c.heads * Scratch.decodeChunks(positions: cap, kvHeads: max(c.kvHeads, 1), threads: threads)
                                     * (c.headDim + 2))
             if c.dsa != nil { indexScores = contextAlloc(cap * threads) }
+            indexScoresStride = cap
             self.context = cap
         }
     }

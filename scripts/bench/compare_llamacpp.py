@@ -30,7 +30,7 @@ REPS = int(os.environ.get("REPS", "5"))
 PROMPT = int(os.environ.get("PROMPT", "128"))
 GEN = int(os.environ.get("GEN", "64"))
 RETRIES = int(os.environ.get("RETRIES", "3"))
-ROUNDS = int(os.environ.get("ROUNDS", "3"))
+ROUNDS = max(1, int(os.environ.get("ROUNDS", "3")))
 PARITY_ONLY = bool(os.environ.get("PARITY_ONLY"))
 # Long-context pairs: the SmolLM2 files again with DEPTH tokens already in the context (llama-bench's
 # -d), at the largest thread count. DEPTH=0 skips them.
