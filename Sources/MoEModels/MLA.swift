@@ -105,9 +105,14 @@ extension TransformerModel {
         if let k {
             // kvB is read once per token (key rows for the query fold, value rows for the output).
             for w in a.kvB.matrices { k.matmul(w, tokens: T) }
-            var macs = 0
-            for t in 0..<T { macs += nh * (sparse ? s.selectedCount[t] : start + t + 1) * (2 * rkv + dr) }
-            k.attention(macs: macs)
+            var macs = 0, positions = 0
+            for t in 0..<T {
+                let n = sparse ? s.selectedCount[t] : start + t + 1
+                macs += nh * n * (2 * rkv + dr)
+                positions += n
+            }
+            // Every head reads the same latent rows: each counted once per token.
+            k.attention(macs: macs, cacheBytes: positions * latentWidth * MemoryLayout<Float>.size)
         }
         project(a.o, bias: a.oBias, s.att, s.tmp, tokens: T, counters: k)
         _ = H
@@ -197,6 +202,7 @@ extension TransformerModel {
             pool.parallelFor(T, body)
         }
         for t in 0..<T { macs += nh * D * (start + t + 1) }
-        k?.attention(macs: macs)
+        // The indexer's cached keys, D floats a position, once per token.
+        k?.attention(macs: macs, cacheBytes: (0..<T).reduce(0) { $0 + (start + $1 + 1) * D * MemoryLayout<Float>.size })
     }
 }

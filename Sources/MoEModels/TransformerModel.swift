@@ -291,14 +291,16 @@ public final class TransformerModel: @unchecked Sendable {
             }
         }
         if let k {
-            // Each (token, head) scores `n` keys and sums `n` values of headDim.
-            var macs = 0
+            // Each (token, head) scores `n` keys and sums `n` values of headDim; each key/value
+            // head's `n` rows are read once for its group.
+            var macs = 0, bytes = 0
             for t in 0..<T {
                 let pos = start + t
                 let n = pos - (c.slidingWindow.map { max(0, pos - $0 + 1) } ?? 0) + 1
                 macs += c.heads * n * 2 * hd
+                bytes += c.kvHeads * n * 2 * hd * MemoryLayout<Float>.size
             }
-            k.attention(macs: macs)
+            k.attention(macs: macs, cacheBytes: bytes)
         }
         project(a.o, bias: a.oBias, s.att, s.tmp, tokens: T, counters: k)
     }

@@ -10,6 +10,9 @@ public final class KernelCounters: @unchecked Sendable {
     public private(set) var attentionMACs = 0
     /// Weight bytes read, by stored element type.
     public private(set) var weightBytes: [DType: Int] = [:]
+    /// Bytes of the key/value cache that attention read (each cached row counted once per call,
+    /// however many query heads share it).
+    public private(set) var cacheBytes = 0
 
     public init() {}
 
@@ -33,7 +36,10 @@ public final class KernelCounters: @unchecked Sendable {
         weightBytes[dtype, default: 0] += bytes
     }
 
-    public func attention(macs: Int) { attentionMACs += macs }
+    public func attention(macs: Int, cacheBytes bytes: Int = 0) {
+        attentionMACs += macs
+        cacheBytes += bytes
+    }
 
     /// FLOPs done: two per multiply-add.
     public var flops: Int { 2 * (weightMACs + attentionMACs) }
@@ -44,5 +50,6 @@ public final class KernelCounters: @unchecked Sendable {
         weightMACs = 0
         attentionMACs = 0
         weightBytes = [:]
+        cacheBytes = 0
     }
 }

@@ -61,7 +61,7 @@ struct Bench: ParsableCommand {
         }
         let clock = ContinuousClock()
         var pp: [Double] = [], tg: [Double] = []
-        var bytesPerToken = 0.0
+        var bytesPerToken = 0.0, cachePerToken = 0.0
         var rows: [TokenComparison] = []
         let predict = stats ? try predictor(for: model, directory: self.model) : nil
         let probe = TokenProbe(model: model)
@@ -75,7 +75,7 @@ struct Bench: ParsableCommand {
             let state = try context(room: generate + 1)
             let counters = rep == 0 ? KernelCounters() : nil
             state.counters = counters
-            var totalBytes = 0
+            var totalBytes = 0, totalCache = 0
             var next = promptIds[0]
             let t2 = clock.now
             for _ in 0..<generate {
@@ -84,6 +84,7 @@ struct Bench: ParsableCommand {
                 next = Int32(Sampler.argmax(logits[...]))
                 if let counters {
                     totalBytes += counters.totalWeightBytes
+                    totalCache += counters.cacheBytes
                     if let predict {
                         let m = probe.measure(counters, state: state, trace: nil)
                         rows.append(TokenComparison(measured: m, predicted: predict.predict(position: m.position)))
@@ -91,13 +92,18 @@ struct Bench: ParsableCommand {
                 }
             }
             let t3 = clock.now
-            if rep == 0 { bytesPerToken = Double(totalBytes) / Double(generate) }
+            if rep == 0 {
+                bytesPerToken = Double(totalBytes) / Double(generate)
+                cachePerToken = Double(totalCache) / Double(generate)
+            }
             pp.append(Double(prompt) / seconds(t1 - t0))
             tg.append(Double(generate) / seconds(t3 - t2))
         }
         let bandwidth = measureReadBandwidth(bytes: 512 << 20, passes: 3, pool: pool)
         let tgMedian = median(tg)
         let roofline = bytesPerToken * tgMedian / bandwidth
+        // With the key/value cache the decoded tokens read as well (it grows with the context: -d).
+        let rooflineWithCache = (bytesPerToken + cachePerToken) * tgMedian / bandwidth
         if json {
             func spread(_ xs: [Double]) -> JSONValue {
                 .object([("median", .double(median(xs))), ("min", .double(xs.min()!)), ("max", .double(xs.max()!)),
@@ -110,6 +116,7 @@ struct Bench: ParsableCommand {
                 ("pp", spread(pp)), ("tg", spread(tg)),
                 ("weight_bytes_per_token", .double(bytesPerToken)),
                 ("bandwidth_bytes_per_s", .double(bandwidth)), ("roofline_share", .double(roofline)),
+                ("cache_bytes_per_token", .double(cachePerToken)), ("roofline_share_with_cache", .double(rooflineWithCache)),
             ]
             if stats { o.append(("stats", MeasuredTable.json(rows))) }
             writeStdout(JSONValue.object(o).serialized() + "\n")
@@ -119,6 +126,7 @@ struct Bench: ParsableCommand {
             print("prompt processing pp\(prompt)\(at): \(format(median(pp))) tok/s (min \(format(pp.min()!)), max \(format(pp.max()!)))")
             print("decode tg\(generate)\(at): \(format(tgMedian)) tok/s (min \(format(tg.min()!)), max \(format(tg.max()!)))")
             print("weights read per decoded token: \(humanBytes(Int(bytesPerToken))); at \(format(bandwidth / 1e9)) GB/s measured read bandwidth that is \(format(100 * roofline))% of the roofline")
+            print("key/value cache read per decoded token: \(humanBytes(Int(cachePerToken))); with the weights, \(format(100 * rooflineWithCache))% of the bandwidth")
             if stats { print(MeasuredTable.text(rows, routedExperts: model.routedExpertCount)) }
         }
     }

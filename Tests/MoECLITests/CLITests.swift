@@ -266,6 +266,11 @@ import Glibc
         #expect(r.status == 0, "\(r.stderr)")
         let j = try JSONParser.parse(r.stdout)
         #expect(j["n_depth"]?.intValue == 40 && (j["tg_tokens_per_s"]?.doubleValue ?? 0) > 0)
+        // The decoded tokens (positions 40, 41, 42) read 41, 42 and 43 cached rows of keys and values
+        // per key/value head and layer, keys and values: qwen3_moe has 4 layers, 2 key/value heads of
+        // 16 floats.
+        let cache = try #require(j["cache_bytes_per_token"]?.doubleValue)
+        #expect(cache == Double(42 * 4 * 2 * 16 * 2 * 4), "cache bytes per token \(cache)")
         let rows = try #require(j["stats"]?.arrayValue)
         #expect(rows.count == 3 && rows.allSatisfy { $0["agrees"] == .bool(true) }, "\(rows)")
         let bad = try runMoekit(["bench", fixtures + "/qwen3_moe", "-d", "-1"])
