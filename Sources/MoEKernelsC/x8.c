@@ -268,7 +268,7 @@ int moe_dot_q8_x8_tokens(int type, const void *w, long n, const void *act, long 
 
 int moe_dot_q8_x8_tokens_with(int use_vnni, int type, const void *w, long n, const void *act, long astride, float *out, long ostride,
                               long tokens) {
-#if MOE_AVX2
+#if MOE_AVX2 || MOE_NEON
     const uint8_t *wp = (const uint8_t *)w, *ap = (const uint8_t *)act;
 #define X8_DISPATCH(SUFFIX)                                                                \
     switch (type) {                                                                        \
@@ -279,23 +279,17 @@ int moe_dot_q8_x8_tokens_with(int use_vnni, int type, const void *w, long n, con
     case 8: x8_q8_0_##SUFFIX(wp, n, ap, astride, out, ostride, tokens); return 0;          \
     case 12: x8_q4_k_##SUFFIX(wp, n, ap, astride, out, ostride, tokens); return 0;         \
     }
+#if MOE_AVX2
     if (use_vnni && moe_has_vnni()) {
         X8_DISPATCH(vnni)
         return -1;
     }
     X8_DISPATCH(avx2)
-#undef X8_DISPATCH
-#elif MOE_NEON
+#else
     (void)use_vnni;
-    const uint8_t *wp = (const uint8_t *)w, *ap = (const uint8_t *)act;
-    switch (type) {
-    case 2: x8_q4_0_neon(wp, n, ap, astride, out, ostride, tokens); return 0;
-    case 3: x8_q4_1_neon(wp, n, ap, astride, out, ostride, tokens); return 0;
-    case 6: x8_q5_0_neon(wp, n, ap, astride, out, ostride, tokens); return 0;
-    case 7: x8_q5_1_neon(wp, n, ap, astride, out, ostride, tokens); return 0;
-    case 8: x8_q8_0_neon(wp, n, ap, astride, out, ostride, tokens); return 0;
-    case 12: x8_q4_k_neon(wp, n, ap, astride, out, ostride, tokens); return 0;
-    }
+    X8_DISPATCH(neon)
+#endif
+#undef X8_DISPATCH
 #else
     (void)use_vnni; (void)type; (void)w; (void)n; (void)act; (void)astride; (void)out; (void)ostride; (void)tokens;
 #endif

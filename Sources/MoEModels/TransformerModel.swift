@@ -228,6 +228,8 @@ public final class TransformerModel: @unchecked Sendable {
         let chunks = T == 1 ? Scratch.decodeChunks(positions: span(0).count, kvHeads: c.kvHeads, threads: pool.threadCount) : 1
         let work = T * c.kvHeads * chunks
         let scale = c.attentionScale
+        /// Decoding: the partial results of chunk `chunk` of key/value head `kv` (maxima, sums, outputs).
+        let partial = { (kv: Int, chunk: Int) in s.partials + (kv * chunks + chunk) * group * (hd + 2) }
         let body = { (range: Range<Int>, thread: Int) in
             let scores = s.scores + thread * scoresStride
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * group) { ml in
@@ -237,22 +239,23 @@ public final class TransformerModel: @unchecked Sendable {
                     let chunk = item % chunks, kv = (item / chunks) % c.kvHeads
                     let (first, n) = span(t)
                     let lo = first + n * chunk / chunks, hi = first + n * (chunk + 1) / chunks - 1
-                    let q = s.q + t * qWidth + kv * group * hd
+                    // One chunk: straight into the output (the group's heads are adjacent there too),
+                    // normalised below; several: into the partials, combined after the region.
+                    let out, mp, lp: UnsafeMutablePointer<Float>
                     if chunks == 1 {
-                        // The group's heads are adjacent in the output too: normalise in place.
-                        let out = s.att + t * qWidth + kv * group * hd
-                        attendGroup(query: q, qStride: hd, group: group, keys: cache.head(kv, layer: l, values: false),
-                                    values: cache.head(kv, layer: l, values: true), stride: hd, headDim: hd, first: lo, last: hi,
-                                    scale: scale, scores: scores, m: m, l: lsum, o: out)
+                        (out, mp, lp) = (s.att + t * qWidth + kv * group * hd, m, lsum)
+                    } else {
+                        let p = partial(kv, chunk)
+                        (out, mp, lp) = (p + 2 * group, p, p + group)
+                    }
+                    attendGroup(query: s.q + t * qWidth + kv * group * hd, qStride: hd, group: group,
+                                keys: cache.head(kv, layer: l, values: false), values: cache.head(kv, layer: l, values: true),
+                                stride: hd, headDim: hd, first: lo, last: hi, scale: scale, scores: scores, m: mp, l: lp, o: out)
+                    if chunks == 1 {
                         for g in 0..<group where lsum[g] > 0 {
                             let inv = 1 / lsum[g]
                             for d in 0..<hd { out[g * hd + d] *= inv }
                         }
-                    } else {
-                        let p = s.partials + item * group * (hd + 2)
-                        attendGroup(query: q, qStride: hd, group: group, keys: cache.head(kv, layer: l, values: false),
-                                    values: cache.head(kv, layer: l, values: true), stride: hd, headDim: hd, first: lo, last: hi,
-                                    scale: scale, scores: scores, m: p, l: p + group, o: p + 2 * group)
                     }
                 }
             }
@@ -270,14 +273,14 @@ public final class TransformerModel: @unchecked Sendable {
                     // in one pass.
                     var top = -Float.infinity
                     for chunk in 0..<chunks {
-                        let m = s.partials[(kv * chunks + chunk) * group * (hd + 2) + g]
+                        let m = partial(kv, chunk)[g]
                         top = m.isNaN || top.isNaN ? .nan : max(top, m)
                     }
                     let out = s.att + (kv * group + g) * hd
                     for d in 0..<hd { out[d] = 0 }
                     var total: Float = 0
                     for chunk in 0..<chunks {
-                        let p = s.partials + (kv * chunks + chunk) * group * (hd + 2)
+                        let p = partial(kv, chunk)
                         guard p[group + g] != 0 else { continue }   // no positions (a NaN sum goes on)
                         let w = top.isNaN ? Float.nan : expf(p[g] - top)
                         total += p[group + g] * w
