@@ -31,7 +31,7 @@ declare -A KERNEL_FLAGS=(
   [x86-haswell]="-march=haswell -O3"             # AVX2/FMA/F16C kernels; the AVX-512 ones run too where the CPU has them
   [x86-baseline]="-march=x86-64 -O3"             # the portable scalar fallbacks
   [arm64-dotprod]="-march=armv8.2-a+dotprod -O3" # the NEON floor (sdot)
-  [arm64-baseline]="-march=armv8-a -O3"          # plain ARMv8 NEON
+  [arm64-baseline]="-march=armv8-a -O3"          # plain ARMv8: below the NEON floor, the scalar fallbacks
 )
 
 # ---- Paths each variant must run: check-name prefixes that may have no `skip` line and need at least

@@ -1,4 +1,5 @@
-// Element-wise activation functions over whole rows. SwiGLU's exp is the Cephes single-precision
+// Element-wise activation functions over whole rows, and attention of one key/value head's group of
+// query heads (scores, softmax, weighted values). SwiGLU's exp is the Cephes single-precision
 // polynomial (relative error about 1e-7 over the clamped range), eight lanes at a time (four with
 // NEON); the scalar tail uses libm's expf.
 #include "MoEKernelsC.h"

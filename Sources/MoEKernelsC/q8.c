@@ -544,8 +544,7 @@ static inline __attribute__((always_inline)) int k_setup(int type, const uint8_t
         float dmin = f16(p + 2);
         for (int j = 0; j < 8; j++) {
             int scale, mn;
-            if (j < 4) { scale = s[j] & 63; mn = s[j + 4] & 63; }
-            else { scale = (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4); mn = (s[j + 4] >> 4) | ((s[j] >> 6) << 4); }
+            kquant_scale_min(s, j, &scale, &mn);
             k->sc[j] = scale;
             k->c[j] = -dmin * (float)mn;
         }

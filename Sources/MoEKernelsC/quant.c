@@ -226,7 +226,7 @@ static void dot_tokens(int kind, const uint8_t *w, const float *x, long xstride,
                 for (int k = 0; k < 8; k++) {
                     float32x4_t xv = vld1q_f32(xb + 4 * k);
                     s = vfmaq_f32(s, wf[k], xv);
-                    xs = vaddq_f32(xs, xv);
+                    if (kind == 1) xs = vaddq_f32(xs, xv);   // only Q4_1's minimum needs Σx
                 }
                 acc[t] = vfmaq_n_f32(acc[t], s, d);
                 if (kind == 1) acc[t] = vfmaq_n_f32(acc[t], xs, m);

@@ -42,8 +42,7 @@ int moe_x8_pack(int type, const void *src, long rowBytes, long cols, void *dst) 
                 const uint8_t *sc = blk + 4;
                 for (int j = 0; j < 8; j++) {
                     int scale, mn;
-                    if (j < 4) { scale = sc[j] & 63; mn = sc[j + 4] & 63; }
-                    else { scale = (sc[j + 4] & 0xF) | ((sc[j - 4] >> 6) << 4); mn = (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4); }
+                    kquant_scale_min(sc, j, &scale, &mn);
                     o[32 + 8 * j + r] = (uint8_t)scale;
                     o[96 + 8 * j + r] = (uint8_t)mn;
                 }
@@ -92,7 +91,7 @@ int moe_x8_pack(int type, const void *src, long rowBytes, long cols, void *dst) 
 
 #if MOE_AVX2
 #define KNAME(f) f##_avx2
-#define DOT4(acc, u, x) _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), ones))
+#define DOT4(acc, u, x) _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), _mm256_set1_epi16(1)))
 #include "kernels/x8_kernels.h"
 #undef KNAME
 #undef DOT4

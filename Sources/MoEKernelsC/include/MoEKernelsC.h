@@ -60,7 +60,7 @@ void moe_dot_fp8_tokens(const uint8_t *w, long cols, const float *scales, long b
 uint16_t moe_f32_to_bf16(float f);
 void moe_f32_to_bf16_rows(const float *x, long n, uint16_t *out);
 /// Whether vector kernels serve these products: on x86-64 when the CPU has AVX-512 BF16 and VBMI
-/// (vdpbf16ps, vpermi2b), always on arm64 (NEON).
+/// (vdpbf16ps, vpermi2b), always on arm64 built for its floor (NEON with the dot product).
 int moe_bf16act_native(void);
 /// y[t * ystride + r] = Σ_c w[r][c]·x[t][c] for rows r0 ..< r1 of a BF16 matrix (`fp8` 0; `scales`
 /// unused) or an FP8 e4m3 matrix whose row r uses scale row (firstRow + r) / blockRows of `scales`

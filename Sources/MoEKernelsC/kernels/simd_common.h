@@ -44,6 +44,18 @@ static inline float bf16_value(uint16_t h) {
     return f;
 }
 
+// Block j (0..7) of a Q4_K/Q5_K super-block: its 6-bit scale and minimum, from the twelve packed
+// scale bytes `s` (llama.cpp's get_scale_min_k4 layout).
+static inline void kquant_scale_min(const uint8_t *s, int j, int *scale, int *mn) {
+    if (j < 4) {
+        *scale = s[j] & 63;
+        *mn = s[j + 4] & 63;
+    } else {
+        *scale = (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4);
+        *mn = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
+
 #if defined(__AVX2__)
 // The sum of a vector's eight floats.
 static inline __attribute__((always_inline)) float hsum256(__m256 v) {

@@ -6,7 +6,7 @@ static inline __attribute__((always_inline)) void KNAME(x8_group)(int type, cons
                                                            long astride, float *out, long ostride, const int NT) {
     long nb = n / 32, bb = moe_x8_block_bytes(type);
     const int mins = has_min(type), scales = mins ? 32 : 16;
-    const __m256i ones = _mm256_set1_epi16(1), low4 = _mm256_set1_epi8(0x0F), bit = _mm256_set1_epi8(1);
+    const __m256i low4 = _mm256_set1_epi8(0x0F), bit = _mm256_set1_epi8(1);
     // The offset subtracted from unsigned quants (Q4_0: 8, Q5_0: 16; types with a minimum add it instead).
     const float offset = type == 2 ? -8.0f : type == 6 ? -16.0f : 0.0f;
     __m256 acc[4];
@@ -60,7 +60,7 @@ static inline __attribute__((always_inline)) void KNAME(x8_group)(int type, cons
 static inline __attribute__((always_inline)) void KNAME(x8k_group)(const uint8_t *w, long n, const uint8_t *act,
                                                             long astride, float *out, long ostride, const int NT) {
     long nb = n / 32;
-    const __m256i ones = _mm256_set1_epi16(1), low4 = _mm256_set1_epi8(0x0F);
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
     __m256 acc[4];
     for (int t = 0; t < NT; t++) acc[t] = _mm256_setzero_ps();
     for (long sb = 0; sb < n / 256; sb++) {
