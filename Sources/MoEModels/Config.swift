@@ -32,13 +32,14 @@ public struct ConfigReader: Sendable {
 
     public func has(_ key: String) -> Bool { value([key]) != nil }
 
-    public func int(_ keys: String..., default d: Int? = nil, min: Int = 0) throws -> Int {
+    public func int(_ keys: String..., default d: Int? = nil, min: Int = 0, max: Int = .max) throws -> Int {
         guard let (k, v) = value(keys) else {
             if let d { return d }
             throw fail(keys.joined(separator: "' or '"), "required integer is missing")
         }
         guard let i = v.intValue else { throw fail(k, "expected an integer, found \(v)") }
         guard i >= min else { throw fail(k, "must be at least \(min), found \(i)") }
+        guard i <= max else { throw fail(k, "is \(i); at most \(max) are supported") }
         return i
     }
 

@@ -45,6 +45,16 @@ func loadError(_ dir: String) -> String? {
         #expect(e?.contains("config.json") == true && e?.contains("hidden_size") == true, "\(e ?? "")")
     }
 
+    /// The DSA indexer's sizes from config.json are bounded as the GGUF reader bounds its keys: a
+    /// huge top-k or head count is a named error at load, not an overflow at the first token.
+    @Test func hugeIndexerSizesAreRefused() throws {
+        for (key, value) in [("index_topk", 1_000_000_000_000_000_000), ("index_n_heads", 100_000), ("index_head_dim", 1 << 20)] {
+            let d = try copyFixture("deepseek_v32") { set(&$0, key, .int(value)) }
+            let e = loadError(d)
+            #expect(e?.contains(key) == true && e?.contains("at most") == true, "\(key): \(e ?? "loaded")")
+        }
+    }
+
     @Test func wrongConfigTypeIsNamed() throws {
         let d = try copyFixture("llama") { set(&$0, "num_attention_heads", .string("four")) }
         #expect(loadError(d)?.contains("num_attention_heads") == true)

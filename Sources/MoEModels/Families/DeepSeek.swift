@@ -50,8 +50,11 @@ enum DeepSeek {
         }
         if dsa {
             guard c.mla?.qLoraRank != nil else { throw r.fail("q_lora_rank", "the DSA indexer needs a q_lora_rank") }
-            let d = DSAShape(heads: try r.int("index_n_heads", min: 1), headDim: try r.int("index_head_dim", min: 2),
-                             topK: try r.int("index_topk", min: 1), ropeInterleaved: type == "glm_moe_dsa")
+            // Bounded (as the GGUF reader bounds its keys) so that products of them and the per-token
+            // top-k buffers cannot overflow.
+            let d = DSAShape(heads: try r.int("index_n_heads", min: 1, max: 1 << 16),
+                             headDim: try r.int("index_head_dim", min: 2, max: 1 << 16),
+                             topK: try r.int("index_topk", min: 1, max: 1 << 20), ropeInterleaved: type == "glm_moe_dsa")
             guard d.headDim >= c.rotaryDims else { throw r.fail("index_head_dim", "is smaller than qk_rope_head_dim") }
             c.dsa = d
         }
@@ -148,8 +151,8 @@ enum DeepSeek {
     /// (each head's key rows transposed) and `v_b_proj [heads, v, kvLoraRank]`, both read in place.
     static func bindKVUp(_ w: WeightBinder, _ a: String, _ m: MLAShape) throws -> MLAUpProjection {
         let fused = a + "kv_b_proj.weight"
-        // The absorbed form reads these a row at a time (dotRow / accumulateRow on the mapped rows),
-        // never through the row kernels: no repacked copy.
+        // The absorbed form reads these in place (accumulateRow for the query fold, the f32 row tiles
+        // for each head's value rows), never through the integer kernels: no repacked copy.
         if w.has(fused) || !w.has(a + "k_b_proj.weight") {
             return .fused(try w.matrix(fused, rows: m.heads * (m.nopeDim + m.valueDim), cols: m.kvLoraRank, lookupOnly: true))
         }
