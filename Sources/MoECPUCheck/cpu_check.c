@@ -71,6 +71,8 @@ int moe_cpu_supported(char *missing, size_t n) {
     int v = 0;
     size_t len = sizeof v;
     present = sysctlbyname("hw.optional.arm.FEAT_DotProd", &v, &len, NULL, 0) == 0 && v != 0;
+#else
+    present = 1;   // no way to ask this OS: assume the floor, as for other CPUs
 #endif
     const char *simulated = getenv("MOEKIT_SIMULATE_MISSING_CPU");
     if (present && !(simulated && listed(simulated, "dotprod"))) return 1;

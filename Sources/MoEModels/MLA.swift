@@ -145,7 +145,6 @@ extension TransformerModel {
         }
         let headScale = 1 / Float(D).squareRoot()
         let weightScale = 1 / Float(nh).squareRoot()
-        var macs = 0
         let scoresStride = s.indexScoresStride
         let body = { (range: Range<Int>, thread: Int) in
             let scores = s.indexScores + thread * scoresStride
@@ -201,8 +200,10 @@ extension TransformerModel {
         } else {
             pool.parallelFor(T, body)
         }
-        for t in 0..<T { macs += nh * D * (start + t + 1) }
-        // The indexer's cached keys, D floats a position, once per token.
-        k?.attention(macs: macs, cacheBytes: (0..<T).reduce(0) { $0 + (start + $1 + 1) * D * MemoryLayout<Float>.size })
+        // Per token: every head scores the positions so far; the cached keys (D floats a position)
+        // are read once.
+        var positions = 0
+        for t in 0..<T { positions += start + t + 1 }
+        k?.attention(macs: nh * D * positions, cacheBytes: positions * D * MemoryLayout<Float>.size)
     }
 }

@@ -298,8 +298,7 @@ public final class TransformerModel: @unchecked Sendable {
             // head's `n` rows are read once for its group.
             var macs = 0, bytes = 0
             for t in 0..<T {
-                let pos = start + t
-                let n = pos - (c.slidingWindow.map { max(0, pos - $0 + 1) } ?? 0) + 1
+                let n = span(t).count
                 macs += c.heads * n * 2 * hd
                 bytes += c.kvHeads * n * 2 * hd * MemoryLayout<Float>.size
             }
@@ -562,7 +561,7 @@ final class Scratch {
             let H = c.hidden, qw = c.heads * c.headDim
             x = alloc(T * H); h = alloc(T * H); tmp = alloc(T * H)
             q = alloc(T * qw); att = alloc(T * qw)
-            newKeys = alloc(T * c.kvHeads * c.headDim); newValues = alloc(T * c.kvHeads * c.headDim)
+            if c.mla == nil { newKeys = alloc(T * c.kvHeads * c.headDim); newValues = alloc(T * c.kvHeads * c.headDim) }
             // MoE layers keep every routed row (T·topK) plus the shared expert's T rows at once.
             gate = alloc(T * perToken); up = alloc(T * perToken)
             routerLogits = alloc(T * max(experts, 1)); routeWeights = alloc(T * topK)
@@ -602,12 +601,14 @@ final class Scratch {
                 return p
             }
             contextStorage = []
-            // A work item scores a group of query heads (heads / kvHeads) at once.
-            let group = max(1, c.heads / max(c.kvHeads, 1))
+            // A GQA work item scores a group of query heads (heads / kvHeads) at once; MLA one head.
+            let group = c.mla == nil ? max(1, c.heads / max(c.kvHeads, 1)) : 1
             scores = contextAlloc(cap * group * threads)
             scoresStride = cap * group
-            partials = contextAlloc(c.heads * Scratch.decodeChunks(positions: cap, kvHeads: max(c.kvHeads, 1), threads: threads)
-                                    * (c.headDim + 2))
+            if c.mla == nil {
+                partials = contextAlloc(c.heads * Scratch.decodeChunks(positions: cap, kvHeads: max(c.kvHeads, 1), threads: threads)
+                                        * (c.headDim + 2))
+            }
             if c.dsa != nil { indexScores = contextAlloc(cap * threads) }
             indexScoresStride = cap
             self.context = cap

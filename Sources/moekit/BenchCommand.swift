@@ -53,11 +53,13 @@ struct Bench: ParsableCommand {
         var rng = SplitMix64(seed: 1234)
         let promptIds = (0..<prompt).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(V)) }
         let depthIds = (0..<depth).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(V)) }
-        /// A fresh context holding the depth tokens (untimed), with room for `more`.
-        func context(room more: Int) throws -> InferenceState {
-            let state = model.makeState(capacity: depth + more)
-            if depth > 0 { _ = try model.forward(depthIds, state: state, logits: .last) }
-            return state
+        // One context holding the depth tokens (untimed), cut back to them before each test.
+        let depthState = model.makeState(capacity: depth + max(prompt, generate + 1))
+        if depth > 0 { _ = try model.forward(depthIds, state: depthState, logits: .last) }
+        func context() -> InferenceState {
+            depthState.cache.truncate(to: depth)
+            depthState.counters = nil
+            return depthState
         }
         let clock = ContinuousClock()
         var pp: [Double] = [], tg: [Double] = []
@@ -67,12 +69,12 @@ struct Bench: ParsableCommand {
         let probe = TokenProbe(model: model)
         _ = try model.forward(Array(promptIds.prefix(8)), state: model.makeState())   // warm-up
         for rep in 0..<repetitions {
-            let ppState = try context(room: prompt)
+            let ppState = context()
             let t0 = clock.now
             _ = try model.forward(promptIds, state: ppState, logits: .last)
             let t1 = clock.now
             // Decode starts from an empty context (or the depth tokens), as llama-bench's tg test does.
-            let state = try context(room: generate + 1)
+            let state = context()
             let counters = rep == 0 ? KernelCounters() : nil
             state.counters = counters
             var totalBytes = 0, totalCache = 0
