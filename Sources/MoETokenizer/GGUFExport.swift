@@ -37,7 +37,7 @@ public enum TokenizerGGUFExport {
     public static func metadata(directory dir: String, architecture: String) throws -> [Entry]? {
         let tokenizerPath = dir + "/tokenizer.json"
         guard FileManager.default.fileExists(atPath: tokenizerPath) else { return nil }
-        let root = try readJSON(tokenizerPath)!
+        guard let root = try readJSON(tokenizerPath) else { return nil }
         guard root.objectMembers != nil else {
             throw TokenizerError.inFile(path: tokenizerPath, .invalidValue(key: "(top level)", message: "expected an object"))
         }
@@ -157,6 +157,10 @@ public enum TokenizerGGUFExport {
                 key: "pre_tokenizer", message: "this normalizer and pre-tokenizer match no pre-tokenizer llama.cpp names (\(PreTokenizerPreset.ggufNames.map { $0.names[0] }.joined(separator: ", ")) are known)"))
         }
         let vocabSize = config?["vocab_size"]?.intValue ?? t.vocabularySize
+        // As GGUFLayout bounds the model's vocab_size: every id must fit an Int32, and the token list memory.
+        guard vocabSize >= 0, vocabSize <= 1 << 24 else {
+            throw TokenizerError.inFile(path: path, .invalidValue(key: "vocab_size", message: "config.json's vocab_size \(vocabSize) is outside 0...\(1 << 24)"))
+        }
         let limit = t.idLimit
         guard limit <= vocabSize else {
             throw TokenizerError.inFile(path: path, .invalidValue(key: "model.vocab", message: "token id \(limit - 1) is not below config.json's vocab_size \(vocabSize)"))
@@ -200,11 +204,8 @@ public enum TokenizerGGUFExport {
         static let normal: Int32 = 1, unknown: Int32 = 2, control: Int32 = 3, userDefined: Int32 = 4, unused: Int32 = 5, byte: Int32 = 6
     }
 
-    static func isByteToken(_ s: String) -> Bool {
-        let b = Array(s.utf8)
-        func hex(_ c: UInt8) -> Bool { (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66) }
-        return b.count == 6 && b[0] == 0x3C && b[1] == 0x30 && b[2] == 0x78 && hex(b[3]) && hex(b[4]) && b[5] == 0x3E
-    }
+    /// A "<0xHH>" byte token (the decoder's own test).
+    static func isByteToken(_ s: String) -> Bool { Decoder.byteToken(Array(s.utf8)) != nil }
 
     /// The converter's does_token_look_special.
     static func looksSpecial(_ t: String) -> Bool {
