@@ -39,9 +39,9 @@ public struct GGUFLayout {
         let (experts, topK) = moe ? try r.expertCounts() : (0, 0)
         let expertI = moe ? try r.int("moe_intermediate_size", default: I, min: 1) : 0
         let sharedI = type == "qwen2_moe" ? try r.int("shared_expert_intermediate_size", default: 0) : 0
-        // Dense layers as the Qwen MoE loader decides them: mlp_only_layers, and decoder_sparse_step.
-        let step = moe ? try r.int("decoder_sparse_step", default: 1, min: 1) : 1
-        let mlpOnly = Set(try r.intList("mlp_only_layers"))
+        // Dense layers as the Qwen MoE loader decides them.
+        var isDense: (Int) -> Bool = { _ in true }
+        if moe { isDense = try r.qwenMoEDenseLayer() }
         let tied = try r.bool("tie_word_embeddings", default: false)
         for (k, v) in [("hidden_size", H), ("num_hidden_layers", L), ("num_attention_heads", heads), ("num_key_value_heads", kv),
                        ("head_dim", hd), ("vocab_size", V), ("intermediate_size", I), ("num_experts", experts),
@@ -58,7 +58,7 @@ public struct GGUFLayout {
                 n = p
             }
         }
-        let dense = Set((0..<L).filter { !moe || mlpOnly.contains($0) || ($0 + 1) % step != 0 })
+        let dense = Set((0..<L).filter(isDense))
         self.heads = heads
         kvHeads = kv
         headDim = hd

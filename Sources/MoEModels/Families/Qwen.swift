@@ -28,14 +28,13 @@ enum Qwen {
         }
         let (experts, topK) = try r.expertCounts()
         let expertInter = try r.int("moe_intermediate_size", min: 1)
-        let step = try r.int("decoder_sparse_step", default: 1, min: 1)
-        let mlpOnly = Set(try r.intList("mlp_only_layers"))
+        let isDense = try r.qwenMoEDenseLayer()
         let normalize = try r.bool("norm_topk_prob", default: false)
         let sharedInter = isQwen3 ? 0 : try r.int("shared_expert_intermediate_size", default: 0)
         let router = Router(topK: topK, normalize: normalize)
         return try buildDecoder(r, c, tensors, layout: layout, pool: pool) { i, w in
             let p = "model.layers.\(i).mlp."
-            guard !mlpOnly.contains(i), (i + 1) % step == 0 else {
+            guard !isDense(i) else {
                 return .dense(try bindMLP(w, p, hidden: c.hidden, intermediate: inter))
             }
             var block = MoEWeights(
@@ -47,5 +46,16 @@ enum Qwen {
             }
             return .moe(block)
         }
+    }
+}
+
+extension ConfigReader {
+    /// Which layers of a Qwen MoE model are dense (as transformers decides): those listed in
+    /// `mlp_only_layers`, and those off the `decoder_sparse_step` (layer i is sparse when (i+1) % step == 0).
+    /// Shared by the loader and the GGUF export.
+    func qwenMoEDenseLayer() throws -> @Sendable (Int) -> Bool {
+        let step = try int("decoder_sparse_step", default: 1, min: 1)
+        let mlpOnly = Set(try intList("mlp_only_layers"))
+        return { mlpOnly.contains($0) || ($0 + 1) % step != 0 }
     }
 }
