@@ -32,7 +32,7 @@ public final class MatVecBench: @unchecked Sendable {
 
     public init(dtype: DType, rows: Int, cols: Int, activations: ActivationFormat = .q8) {
         let n = rows * cols
-        let weights = OwnedBuffer(byteCount: dtype.bytes(elements: n)!)
+        let weights = OwnedBuffer(byteCount: dtype.bytes(elements: n)!, zeroed: false)   // every byte is written below
         var state: UInt32 = 12345
         func next() -> UInt32 { state = state &* 1_664_525 &+ 1_013_904_223; return state }
         switch dtype {
@@ -93,7 +93,12 @@ public final class MatVecBench: @unchecked Sendable {
 /// 128×128 block scales) over `repetitions` runs after a warm-up, activations prepared as `activations`.
 public func benchmarkMatVec(dtype: DType, rows: Int, cols: Int, repetitions: Int, pool: ThreadPool,
                             activations: ActivationFormat = .q8) -> KernelBenchmarkResult {
-    let bench = MatVecBench(dtype: dtype, rows: rows, cols: cols, activations: activations)
+    benchmarkMatVec(MatVecBench(dtype: dtype, rows: rows, cols: cols, activations: activations), repetitions: repetitions, pool: pool)
+}
+
+/// The same with matrices already built (one build serves every thread count).
+public func benchmarkMatVec(_ bench: MatVecBench, repetitions: Int, pool: ThreadPool) -> KernelBenchmarkResult {
+    let dtype = bench.w.dtype, rows = bench.w.rows, cols = bench.w.cols
     _ = bench.time(pool: pool)   // warm-up
     let times = (0..<max(1, repetitions)).map { _ in bench.time(pool: pool) }.sorted()
     return KernelBenchmarkResult(dtype: dtype, threads: pool.threadCount, rows: rows, cols: cols,

@@ -28,21 +28,31 @@ struct Kernels: ParsableCommand {
         print("format    threads  memory GB/s (read)  weights read GB/s  G weights/s  ms/product")
         let formats: [(DType, ActivationFormat)] = [(.f32, .q8), (.bf16, .q8), (.bf16, .f32), (.f16, .q8), (.f8e4m3, .q8), (.f8e4m3, .f32)]
             + [DType.q8_0, .q6_K, .q5_K, .q5_1, .q5_0, .q4_K, .q4_1, .q4_0, .mxfp4, .q3_K, .q2_K].map { ($0, .q8) }
-        for t in counts {
-            let pool = ThreadPool(threads: t)
-            let bandwidth = measureReadBandwidth(pool: pool) / 1e9
-            print(String(repeating: "-", count: 76))
-            for (dtype, act) in formats {
-                let r = benchmarkMatVec(dtype: dtype, rows: rows, cols: cols, repetitions: repetitions, pool: pool, activations: act)
-                let name = (dtype == .f8e4m3 ? "FP8" : dtype.rawValue) + (act == .f32 && dtype != .f32 ? " f32" : "")
-                print("\(pad(name, 8))  \(pad(String(t), 7))  \(pad(format(bandwidth), 18))  \(pad(format(r.gigabytesPerSecond) + " (\(Int((100 * r.gigabytesPerSecond / bandwidth).rounded()))%)", 17))  \(pad(format(r.gigaweightsPerSecond, digits: 2), 11))  \(format(r.medianSeconds * 1e3, digits: 2)) (\(format(r.minSeconds * 1e3, digits: 2))–\(format(r.maxSeconds * 1e3, digits: 2)))")
+        let pools = counts.map { ThreadPool(threads: $0) }
+        let bandwidths = pools.map { measureReadBandwidth(pool: $0) / 1e9 }
+        // Each matrix is built once (they are hundreds of MB) and timed at every thread count; the
+        // tables print per thread count.
+        var lines = [[String]](repeating: [], count: counts.count)
+        var bf16: MatVecBench?, fp8: MatVecBench?
+        for (dtype, act) in formats {
+            let bench = MatVecBench(dtype: dtype, rows: rows, cols: cols, activations: act)
+            if act == .q8 && dtype == .bf16 { bf16 = bench }
+            if act == .q8 && dtype == .f8e4m3 { fp8 = bench }
+            let name = (dtype == .f8e4m3 ? "FP8" : dtype.rawValue) + (act == .f32 && dtype != .f32 ? " f32" : "")
+            for (i, pool) in pools.enumerated() {
+                let r = benchmarkMatVec(bench, repetitions: repetitions, pool: pool), bandwidth = bandwidths[i]
+                lines[i].append("\(pad(name, 8))  \(pad(String(counts[i]), 7))  \(pad(format(bandwidth), 18))  \(pad(format(r.gigabytesPerSecond) + " (\(Int((100 * r.gigabytesPerSecond / bandwidth).rounded()))%)", 17))  \(pad(format(r.gigaweightsPerSecond, digits: 2), 11))  \(format(r.medianSeconds * 1e3, digits: 2)) (\(format(r.minSeconds * 1e3, digits: 2))–\(format(r.maxSeconds * 1e3, digits: 2)))")
             }
+        }
+        for table in lines {
+            print(String(repeating: "-", count: 76))
+            for line in table { print(line) }
         }
         print("BF16 and FP8 take activations rounded to bf16 (the default); \"f32\": --activations f32, exact.")
         // The FP8 target is BF16's speed per byte: time the two alternately, so noise hits both.
-        let bf16 = MatVecBench(dtype: .bf16, rows: rows, cols: cols), fp8 = MatVecBench(dtype: .f8e4m3, rows: rows, cols: cols)
-        for t in counts {
-            let (b, f) = compareMatVec(bf16, fp8, rounds: repetitions, pool: ThreadPool(threads: t))
+        guard let bf16, let fp8 else { return }
+        for (t, pool) in zip(counts, pools) {
+            let (b, f) = compareMatVec(bf16, fp8, rounds: repetitions, pool: pool)
             print("FP8 vs BF16 per byte, \(t) thread(s), alternating: BF16 \(format(b / 1e9)) GB/s, FP8 \(format(f / 1e9)) GB/s: \(format(f / b, digits: 2))x")
         }
     }
