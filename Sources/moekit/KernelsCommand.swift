@@ -5,7 +5,7 @@ struct Kernels: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure matrix-vector throughput per weight format (F32, BF16, F16, FP8 and the GGML block types) against memory bandwidth.")
 
-    @Option(help: "Matrix rows. The default, 65536 × 8192, makes every format's matrix (even Q2_K's, 168 MB) far larger than the caches: at 128 MB this machine's 32 MB-L3 EPYC still served part of an FP8 matrix from cache.")
+    @Option(help: "Matrix rows. The default, 65536 × 8192, makes every format's matrix (even Q2_K's, 168 MB) far larger than the caches: at 128 MB a CPU with a 32 MB L3 was measured serving part of an FP8 matrix from cache.")
     var rows = 65536
 
     @Option(help: "Matrix columns.")
