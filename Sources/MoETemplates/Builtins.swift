@@ -67,7 +67,7 @@ extension Interpreter {
         globals["namespace"] = .callable(Callable(name: "namespace") { [unowned self] args, kwargs in
             let d = try Builtins.makeDict(args, kwargs, self)
             for k in d.keys { if case .string(let s) = k, s.hasPrefix("_") { throw Builtins.namespaceUnderscoreError(s) } }
-            return .namespace(Namespace(d))
+            return .namespace(self.track(Namespace(d)))
         })
         globals["raise_exception"] = .callable(Callable(name: "raise_exception") { args, kwargs in
             let message = args.first ?? kwargs.first { $0.0 == "message" }?.1 ?? .string("")

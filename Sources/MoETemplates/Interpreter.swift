@@ -60,6 +60,11 @@ final class Interpreter {
     var steps = 0
     var outputBytes = 0
     var callDepth = 0
+    /// Frames a closure captured (macros, `caller`, recursive loops) and namespaces: a frame holding
+    /// a macro that captured it, or a namespace holding itself, is a reference cycle. `render` empties
+    /// them when it returns, so nothing a render built outlives it.
+    private var captured: [Frame] = []
+    private var namespaces: [Namespace] = []
 
     init(context: [String: TemplateValue], limits: RenderLimits, now: @escaping () -> Date) {
         self.limits = limits
@@ -68,11 +73,30 @@ final class Interpreter {
         for (k, v) in context { globals[k] = Value(v) }
     }
 
-    func render(_ body: [Stmt]) throws -> String {
+    func render(_ body: [Stmt], root: Frame = Frame(parent: nil)) throws -> String {
+        defer { releaseCycles() }
         var out = ""
-        let root = Frame(parent: nil)
         _ = try exec(body, root, &out)
         return out
+    }
+
+    /// A frame a closure keeps (see `captured`).
+    func capture(_ frame: Frame) -> Frame {
+        captured.append(frame)
+        return frame
+    }
+
+    /// A namespace built by the template (see `captured`).
+    func track(_ namespace: Namespace) -> Namespace {
+        namespaces.append(namespace)
+        return namespace
+    }
+
+    private func releaseCycles() {
+        for f in captured { f.vars.removeAll() }
+        for n in namespaces { n.dict = PyDict() }
+        captured.removeAll()
+        namespaces.removeAll()
     }
 
     // MARK: budget
@@ -144,12 +168,12 @@ final class Interpreter {
                 try assign(target, value, frame)
             } catch let error as TemplateError { throw error.at(line: line) }
         case .macro(let def, _):
-            frame.vars[def.name] = .callable(makeMacro(def, closure: frame))
+            frame.vars[def.name] = .callable(makeMacro(def, closure: capture(frame)))
         case .callBlock(let params, let defaults, let call, let body, let line):
             do {
                 guard case .call(let callee, let args, _) = call else { return .normal }
                 let callerDef = MacroDef(name: "caller", params: params, defaults: defaults, body: body)
-                let caller = makeMacro(callerDef, closure: frame)
+                let caller = makeMacro(callerDef, closure: capture(frame))
                 let result = try evalCall(callee, args, frame, line: line, extraKwargs: [("caller", .callable(caller))])
                 try emit(Py.str(result), &out)
             } catch let error as TemplateError { throw error.at(line: line) }
@@ -195,6 +219,7 @@ final class Interpreter {
         }
         var recurse: ((Value) throws -> Value)? = nil
         if recursive {
+            _ = capture(frame)
             recurse = { [unowned self] sub in
                 try self.enterCall(line)
                 defer { self.callDepth -= 1 }

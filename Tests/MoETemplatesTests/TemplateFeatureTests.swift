@@ -221,3 +221,61 @@ struct HostileTemplateTests {
         #expect(out.hasSuffix("<|start|>assistant"))
     }
 }
+
+/// A server renders a template per request, so a render must leave nothing alive: a frame that holds
+/// a macro whose closure captured that frame (or a `caller` block, a recursive loop, a namespace
+/// that holds itself) is a reference cycle, and every render would leak it with the messages in it.
+@Suite("A render keeps nothing alive")
+struct TemplateCycleTests {
+    static let sources = [
+        "macro": "{% macro m(x) %}[{{ x }}]{% endmacro %}{{ m(messages[0].content) }}",
+        "caller": "{% macro w() %}<{{ caller() }}>{% endmacro %}{% call w() %}{{ messages[0].content }}{% endcall %}",
+        "recursive loop": "{% for i in items recursive %}{{ i.n }}{% if i.c %}({{ loop(i.c) }}){% endif %}{% endfor %}",
+        "macro in a namespace": "{% set ns = namespace() %}{% macro m() %}x{% endmacro %}{% set ns.m = m %}{{ ns.m() }}",
+    ]
+    static let expected = ["macro": "[hi]", "caller": "<hi>", "recursive loop": "1(2(3))", "macro in a namespace": "x"]
+
+    static func context() -> [String: TemplateValue] {
+        ["messages": [["role": "user", "content": "hi"]],
+         "items": [["n": 1, "c": [["n": 2, "c": [["n": 3]]]]]]]
+    }
+
+    @Test("frames captured by macros, caller blocks and recursive loops are freed", arguments: Array(sources.keys).sorted())
+    func framesFreed(_ name: String) throws {
+        weak var root: Frame?
+        let out: String = try {
+            let frame = Frame(parent: nil)
+            root = frame
+            let interpreter = Interpreter(context: Self.context(), limits: RenderLimits(), now: { Date() })
+            return try interpreter.render(try Parser.parse(Self.sources[name]!), root: frame)
+        }()
+        #expect(out == Self.expected[name])
+        #expect(root == nil, "the render's top frame outlived it (\(name))")
+    }
+
+    @Test("a namespace that holds itself is freed")
+    func namespaceFreed() throws {
+        weak var held: Namespace?
+        let out: String = try {
+            let frame = Frame(parent: nil)
+            let interpreter = Interpreter(context: [:], limits: RenderLimits(), now: { Date() })
+            let out = try interpreter.render(try Parser.parse("{% set ns = namespace(a=1) %}{% set ns.me = ns %}{{ ns.me.a }}"), root: frame)
+            if case .namespace(let n)? = frame.vars["ns"] { held = n }
+            return out
+        }()
+        #expect(out == "1")
+        #expect(held == nil, "the namespace outlived the render")
+    }
+
+    @Test("an error mid-render frees them too")
+    func freedOnError() throws {
+        weak var root: Frame?
+        #expect(throws: TemplateError.self) {
+            let frame = Frame(parent: nil)
+            root = frame
+            let interpreter = Interpreter(context: [:], limits: RenderLimits(), now: { Date() })
+            _ = try interpreter.render(try Parser.parse("{% macro m() %}{% endmacro %}{{ raise_exception('no') }}"), root: frame)
+        }
+        #expect(root == nil)
+    }
+}
