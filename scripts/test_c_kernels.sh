@@ -44,6 +44,11 @@ declare -A MUST_RUN=(
   [arm64-baseline]=""
 )
 
+# llama.cpp's AVX-512 arithmetic (llamacpp.c) runs wherever the CPU has AVX-512F/DQ.
+if grep -qw avx512dq /proc/cpuinfo 2>/dev/null && grep -qw avx512f /proc/cpuinfo; then
+  MUST_RUN[x86-haswell]+=" llamacpp/"
+fi
+
 # ---- Known failures: harness checks that FAIL today, by variant. Each is printed as KNOWN on every run;
 # any other FAIL fails this script, and so does a known one that no longer fails (delete it then).
 declare -A KNOWN_FAIL=(

@@ -27,6 +27,8 @@ func commonConfig(_ r: ConfigReader, modelType: String) throws -> TransformerCon
         maxPositions: try r.int("max_position_embeddings", default: 4096, min: 1))
     c.ropeAttentionFactor = Float(rope.attentionFactor)
     c.ropeInterleaved = try r.bool("rope_interleave", default: false)
+    c.ropeTheta = Float(rope.theta)
+    c.ropeScaled = rope.scaling != .none
     // GGUF's per-frequency divisors (`rope_freqs.weight`), passed on by the GGUF loader.
     if let factors = r.json["rope_freq_factors"]?.arrayValue {
         guard factors.count == rotary / 2 else {
@@ -38,6 +40,7 @@ func commonConfig(_ r: ConfigReader, modelType: String) throws -> TransformerCon
             }
             c.inverseFrequencies[i] /= Float(d)
         }
+        c.ropeScaled = true
     }
     return c
 }

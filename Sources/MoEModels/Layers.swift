@@ -155,6 +155,10 @@ public struct TransformerConfig: Sendable {
     public var ropeInterleaved = false
     /// cos and sin are multiplied by this (YaRN's attention factor).
     public var ropeAttentionFactor: Float = 1
+    /// RoPE's base (`rope_theta`), and whether the frequencies were scaled (YaRN, Llama 3, linear,
+    /// or GGUF's per-frequency factors) rather than plain powers of it.
+    public var ropeTheta: Float = 10000
+    public var ropeScaled = false
     public var mla: MLAShape?
     public var dsa: DSAShape?
 }

@@ -43,6 +43,15 @@ public final class TransformerModel: @unchecked Sendable {
     /// Multi-token-prediction layers the checkpoint declares (`num_nextn_predict_layers`); they are
     /// never run for plain decoding.
     public internal(set) var mtpLayers = 0
+    /// How forward passes round (see `Numerics`); chosen with `use(_:)`.
+    public private(set) var numerics: Numerics = .moekit
+
+    /// Makes forward passes round as `numerics` says; throws, naming what is not covered, if this
+    /// model or this CPU cannot (`unsupported(_:)`).
+    public func use(_ numerics: Numerics) throws {
+        if let why = unsupported(numerics) { throw ModelError.invalidInput(why) }
+        self.numerics = numerics
+    }
 
     public init(config: TransformerConfig, embedding: WeightMatrix, layers: [DecoderLayer], finalNorm: [Float],
                 lmHead: WeightMatrix, pool: ThreadPool) {
@@ -84,6 +93,7 @@ public final class TransformerModel: @unchecked Sendable {
         for (i, t) in tokens.enumerated() where t < 0 || Int(t) >= c.vocabSize {
             throw ModelError.invalidInput("token \(t) at position \(i) is outside the vocabulary (0..<\(c.vocabSize))")
         }
+        if numerics == .llamacpp { return try forwardLlamaCpp(tokens, state: state, logits: which) }
         let cache = state.cache
         let start = cache.length
         cache.reserve(start + T)

@@ -14,6 +14,8 @@ struct Chat: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
 
+    @OptionGroup var numerics: NumericsOption
+
     @Option(name: .customLong("max-tokens"), help: "Tokens per answer at most.")
     var maxTokens = 512
 
@@ -24,6 +26,7 @@ struct Chat: ParsableCommand {
 
     func run() throws {
         let bundle = try loadBundle(options.model, threads: options.threads, activations: options.activations)
+        try numerics.apply(to: bundle.model)
         let tokenizer = try bundle.requireTokenizer()
         guard bundle.chatTemplate != nil else { throw ModelError.invalidInput("\(options.model): the model has no chat template") }
         var opts = GenerationOptions()

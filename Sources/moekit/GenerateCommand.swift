@@ -10,6 +10,8 @@ struct Generate: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
 
+    @OptionGroup var numerics: NumericsOption
+
     @OptionGroup var input: PromptInput
 
     @Option(name: .customLong("max-tokens"), help: "Tokens to generate.")
@@ -36,6 +38,7 @@ struct Generate: ParsableCommand {
         try sampling.apply(to: &opts)
         try input.validate()
         let bundle = try ModelBundle.load(options.model, pool: try makePool(options.threads), activations: options.activations)
+        try numerics.apply(to: bundle.model)
         let model = bundle.model
         let prompt = try input.ids(bundle)
         // generation_config.json's eos_token_id (and a GGUF's end-of-turn tokens) end generation.

