@@ -1,6 +1,7 @@
 // llama.cpp's CPU arithmetic, reproduced operation for operation (`--numerics llamacpp`): the
 // float32 results of llama.cpp's x86-64 AVX-512 build (GCC, GGML_NATIVE) for a dense llama-family
-// model whose matrices are Q4_1, in one batch with flash attention off and an F32 KV cache. Each
+// model whose matrices are Q4_1, Q8_0 or F16, in one batch with flash attention off and an F32 KV
+// cache. Each
 // function states which llama.cpp kernel it follows; what makes results equal bit for bit is the
 // order of every rounding: which products are fused (fma), which sums are kept per vector lane and
 // how the lanes are reduced, and where sums are kept in double. Verified against tensors dumped
@@ -33,13 +34,14 @@ void moe_llcpp_rms_norm(const float *x, const float *w, float eps, long n, float
     for (long i = 0; i < n; i++) out[i] = (x[i] * scale) * w[i];
 }
 
-// quantize_row_q8_1 (AVX2 path): per 32 floats, d = amax/127 (stored as f16), values times
-// 127/amax rounded to nearest even, s = f16(d * sum of the quants). Block: d, s (f16), 32 × int8.
-void moe_llcpp_quantize_q8_1(const float *x, long cols, long tokens, void *out) {
-    uint8_t *y = (uint8_t *)out;
+// quantize_row_q8_0 / quantize_row_q8_1 (their AVX2 path): per 32 floats, d = amax/127 (stored as
+// f16), values times 127/amax rounded to nearest even; Q8_1 also s = f16(d * sum of the quants),
+// from the unrounded d. Blocks: d (f16), [s (f16),] 32 × int8.
+static void quantize_q8(const float *x, long cols, long tokens, uint8_t *y, int withSum) {
+    const long blockBytes = withSum ? 36 : 34, head = withSum ? 4 : 2;
     for (long t = 0; t < tokens; t++) {
         const float *row = x + t * cols;
-        for (long b = 0; b < cols / 32; b++, y += 36) {
+        for (long b = 0; b < cols / 32; b++, y += blockBytes) {
             const float *p = row + 32 * b;
             const __m256 sign = _mm256_set1_ps(-0.0f);
             __m256 v[4], amax = _mm256_setzero_ps();
@@ -53,24 +55,28 @@ void moe_llcpp_quantize_q8_1(const float *x, long cols, long tokens, void *out) 
             const float mx = _mm_cvtss_f32(m4);
             const float d = mx / 127.f;
             const float id = mx != 0.0f ? 127.f / mx : 0.0f;
-            __m256i sum = _mm256_setzero_si256();
+            int32_t total = 0;
             for (int j = 0; j < 4; j++) {
                 __m256 r = _mm256_round_ps(_mm256_mul_ps(v[j], _mm256_set1_ps(id)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-                __m256i q = _mm256_cvtps_epi32(r);
-                sum = _mm256_add_epi32(sum, q);
                 int32_t lanes[8];
-                _mm256_storeu_si256((__m256i *)(void *)lanes, q);
-                for (int k = 0; k < 8; k++) y[4 + 8 * j + k] = (uint8_t)(int8_t)lanes[k];
+                _mm256_storeu_si256((__m256i *)(void *)lanes, _mm256_cvtps_epi32(r));
+                for (int k = 0; k < 8; k++) {
+                    y[head + 8 * j + k] = (uint8_t)(int8_t)lanes[k];
+                    total += lanes[k];
+                }
             }
-            int32_t s[8];
-            _mm256_storeu_si256((__m256i *)(void *)s, sum);
-            const int32_t total = s[0] + s[1] + s[2] + s[3] + s[4] + s[5] + s[6] + s[7];
-            const uint16_t dh = _cvtss_sh(d, 0), sh = _cvtss_sh(d * (float)total, 0);
+            const uint16_t dh = _cvtss_sh(d, 0);
             memcpy(y, &dh, 2);
-            memcpy(y + 2, &sh, 2);
+            if (withSum) {
+                const uint16_t sh = _cvtss_sh(d * (float)total, 0);
+                memcpy(y + 2, &sh, 2);
+            }
         }
     }
 }
+
+void moe_llcpp_quantize_q8_1(const float *x, long cols, long tokens, void *out) { quantize_q8(x, cols, tokens, (uint8_t *)out, 1); }
+void moe_llcpp_quantize_q8_0(const float *x, long cols, long tokens, void *out) { quantize_q8(x, cols, tokens, (uint8_t *)out, 0); }
 
 // hsum_float_8: (x4+x0 + x6+x2) + (x5+x1 + x7+x3).
 static inline float hsum8(__m256 x) {
@@ -104,13 +110,48 @@ static inline float dot_q4_1_q8_1(const uint8_t *x, const uint8_t *y, long block
     return hsum8(acc) + summs;
 }
 
-void moe_llcpp_q4_1_rows(const void *w, long rowBytes, long cols, long r0, long r1, const void *xq, long tokens, float *y,
-                         long ystride) {
-    const long blocks = cols / 32, qBytes = blocks * 36;
+// llamafile's tinyBLAS_Q0_AVX for Q8_0 × Q8_0 (the output layer in a batch): eight lanes, each the
+// integer sum of four consecutive products, accumulate fma(d_w * d_x, lane, acc) block after block;
+// the result is hsum8(acc).
+static inline float dot_q8_0_q8_0(const uint8_t *w, const uint8_t *x, long blocks) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc = _mm256_setzero_ps();
+    for (long b = 0; b < blocks; b++, w += 34, x += 34) {
+        uint16_t wd, xd;
+        memcpy(&wd, w, 2);
+        memcpy(&xd, x, 2);
+        const float d = _cvtsh_ss(wd) * _cvtsh_ss(xd);
+        const __m256i qw = _mm256_loadu_si256((const __m256i *)(const void *)(w + 2));
+        const __m256i qx = _mm256_loadu_si256((const __m256i *)(const void *)(x + 2));
+        // |w| times x with w's sign: products pair up in int16 without saturating (128 · 127 · 2).
+        const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(qw, qw), _mm256_sign_epi8(qx, qw));
+        const __m256 xy = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), xy, acc);
+    }
+    return hsum8(acc);
+}
+
+// Rows r0 ..< r1 times each token's activation blocks (Q8_1 for Q4_1 weights, else Q8_0).
+static void block_rows(int q41, const void *w, long rowBytes, long cols, long r0, long r1, const void *xq, long tokens, float *y,
+                       long ystride) {
+    const long blocks = cols / 32, qBytes = blocks * (q41 ? 36 : 34);
     for (long t = 0; t < tokens; t++) {
         const uint8_t *xt = (const uint8_t *)xq + t * qBytes;
-        for (long r = r0; r < r1; r++) y[t * ystride + r] = dot_q4_1_q8_1((const uint8_t *)w + r * rowBytes, xt, blocks);
+        for (long r = r0; r < r1; r++) {
+            const uint8_t *wr = (const uint8_t *)w + r * rowBytes;
+            y[t * ystride + r] = q41 ? dot_q4_1_q8_1(wr, xt, blocks) : dot_q8_0_q8_0(wr, xt, blocks);
+        }
     }
+}
+
+void moe_llcpp_q8_0_rows(const void *w, long rowBytes, long cols, long r0, long r1, const void *xq, long tokens, float *y,
+                         long ystride) {
+    block_rows(0, w, rowBytes, cols, r0, r1, xq, tokens, y, ystride);
+}
+
+void moe_llcpp_q4_1_rows(const void *w, long rowBytes, long cols, long r0, long r1, const void *xq, long tokens, float *y,
+                         long ystride) {
+    block_rows(1, w, rowBytes, cols, r0, r1, xq, tokens, y, ystride);
 }
 
 // ggml_compute_forward_rope_f32, GGML_ROPE_TYPE_NORMAL (adjacent pairs), no YaRN: theta starts at
@@ -142,6 +183,30 @@ AVX512 static inline float reduce512(__m512 a) {
     const __m128 t6 = _mm_add_ps(_mm256_extractf128_ps(t3, 1), _mm256_castps256_ps128(t3));
     const __m128 t8 = _mm_add_ps(t6, _mm_shuffle_ps(t6, t6, _MM_SHUFFLE(1, 0, 3, 2)));
     return _mm_cvtss_f32(t8) + _mm_cvtss_f32(_mm_shuffle_ps(t8, t8, 1));
+}
+
+// F32 activations into F16 (ggml_cpu_fp32_to_fp16: round to nearest even), as llama.cpp prepares
+// them for F16 weights.
+void moe_llcpp_quantize_f16(const float *x, long cols, long tokens, void *out) {
+    uint16_t *y = (uint16_t *)out;
+    for (long i = 0; i < cols * tokens; i++) y[i] = _cvtss_sh(x[i], 0);
+}
+
+// llamafile's tinyBLAS F16 × F16 tile (AVX-512): per output, 16 lanes of fma(w, x) over the columns
+// (column c in lane c % 16), both widened from F16, then reduced. cols a multiple of 16.
+AVX512 void moe_llcpp_f16_rows(const void *w, long rowBytes, long cols, long r0, long r1, const void *xh, long tokens, float *y,
+                               long ystride) {
+    for (long t = 0; t < tokens; t++) {
+        const uint16_t *xt = (const uint16_t *)xh + t * cols;
+        for (long r = r0; r < r1; r++) {
+            const uint16_t *wr = (const uint16_t *)(const void *)((const uint8_t *)w + r * rowBytes);
+            __m512 acc = _mm512_setzero_ps();
+            for (long c = 0; c < cols; c += 16)
+                acc = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(wr + c))),
+                                      _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)(xt + c))), acc);
+            y[t * ystride + r] = reduce512(acc);
+        }
+    }
 }
 
 // ggml_v_expf (AVX-512): exp by 2^n times a polynomial, with scalef; |n| > 192 saturates.
@@ -233,6 +298,16 @@ AVX512 void moe_llcpp_swiglu(const float *gate, const float *up, float *y, long 
 int moe_llcpp_supported(void) { return 0; }
 void moe_llcpp_rms_norm(const float *x, const float *w, float eps, long n, float *out) { (void)x; (void)w; (void)eps; (void)n; (void)out; }
 void moe_llcpp_quantize_q8_1(const float *x, long cols, long tokens, void *out) { (void)x; (void)cols; (void)tokens; (void)out; }
+void moe_llcpp_quantize_q8_0(const float *x, long cols, long tokens, void *out) { (void)x; (void)cols; (void)tokens; (void)out; }
+void moe_llcpp_quantize_f16(const float *x, long cols, long tokens, void *out) { (void)x; (void)cols; (void)tokens; (void)out; }
+void moe_llcpp_f16_rows(const void *w, long rowBytes, long cols, long r0, long r1, const void *xh, long tokens, float *y,
+                        long ystride) {
+    (void)w; (void)rowBytes; (void)cols; (void)r0; (void)r1; (void)xh; (void)tokens; (void)y; (void)ystride;
+}
+void moe_llcpp_q8_0_rows(const void *w, long rowBytes, long cols, long r0, long r1, const void *xq, long tokens, float *y,
+                         long ystride) {
+    (void)w; (void)rowBytes; (void)cols; (void)r0; (void)r1; (void)xq; (void)tokens; (void)y; (void)ystride;
+}
 void moe_llcpp_q4_1_rows(const void *w, long rowBytes, long cols, long r0, long r1, const void *xq, long tokens, float *y,
                          long ystride) {
     (void)w; (void)rowBytes; (void)cols; (void)r0; (void)r1; (void)xq; (void)tokens; (void)y; (void)ystride;

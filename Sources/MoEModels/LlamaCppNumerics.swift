@@ -10,10 +10,10 @@ public enum Numerics: String, Sendable, CaseIterable {
     /// MoEKit's own kernels (the default).
     case moekit
     /// llama.cpp's CPU arithmetic, reproduced operation for operation: every float32 of a dense
-    /// llama-family model with Q4_1 matrices comes out as llama.cpp's x86-64 AVX-512 build computes
-    /// it in one batch (flash attention off, F32 KV cache), whether MoEKit runs the tokens in one
-    /// batch or one at a time. A correctness instrument, not a fast path: the matrices are read in
-    /// their file layout, one row and token at a time.
+    /// llama-family model with Q4_1, Q8_0 or F16 matrices comes out as llama.cpp's x86-64 AVX-512
+    /// build computes it in one batch (flash attention off, F32 KV cache), logits included, whether
+    /// MoEKit runs the tokens in one batch or one at a time. A correctness instrument, not a fast
+    /// path: the matrices are read in their file layout, one row and token at a time.
     case llamacpp
 }
 
@@ -46,8 +46,12 @@ extension TransformerModel {
                 break
             }
             let named = [("attn_q", a.q), ("attn_k", a.k), ("attn_v", a.v), ("attn_output", a.o), ("ffn_gate", m.gate), ("ffn_up", m.up), ("ffn_down", m.down)]
-            if let (name, w) = named.first(where: { $0.1.dtype != .q4_1 }) {
-                why.append("blk.\(l).\(name) is \(w.dtype.rawValue); llama.cpp's arithmetic is reproduced for Q4_1 matrices")
+            if let (name, w) = named.first(where: { $0.1.cols % 32 != 0 }) {
+                why.append("blk.\(l).\(name) has \(w.cols) columns (a multiple of 32 is reproduced)")
+                break
+            }
+            if let (name, w) = named.first(where: { !LlamaCppKernels.types.contains($0.1.dtype) }) {
+                why.append("blk.\(l).\(name) is \(w.dtype.rawValue); llama.cpp's arithmetic is reproduced for Q4_1, Q8_0 and F16 matrices")
                 break
             }
         }
@@ -55,7 +59,7 @@ extension TransformerModel {
     }
 
     /// `forward` with llama.cpp's arithmetic (see `Numerics.llamacpp`); `unsupported(.llamacpp)`
-    /// must be nil. The logits' last matrix product (the output layer) is MoEKit's.
+    /// must be nil. An output layer in Q8_0 is llama.cpp's too; in another type, MoEKit's product.
     func forwardLlamaCpp(_ tokens: [Int32], state: InferenceState, logits which: LogitPositions) throws -> [Float] {
         let c = config
         let T = tokens.count
@@ -71,17 +75,17 @@ extension TransformerModel {
             guard case .dense(let m) = layer.feedForward else { return w }
             return max(w, m.intermediate)
         }
-        let xq = UnsafeMutableRawPointer.allocate(byteCount: LlamaCppKernels.q8_1Bytes(cols: widest, tokens: T), alignment: 64)
+        let xq = UnsafeMutableRawPointer.allocate(byteCount: LlamaCppKernels.activationBytes(cols: widest, tokens: T), alignment: 64)
         defer { xq.deallocate() }
         let perThread = LlamaCppKernels.attendScratch(positions: start + T, headDim: hd)
         let attendScratch = UnsafeMutablePointer<Float>.allocate(capacity: perThread * pool.threadCount)
         defer { attendScratch.deallocate() }
 
-        /// y [T, w.rows] = w · x for x [T, w.cols], activations quantised once.
-        func product(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
-            LlamaCppKernels.quantizeQ8_1(x, cols: w.cols, tokens: T, into: xq)
-            pool.parallelFor(w.rows) { range in
-                LlamaCppKernels.q4_1Rows(w, xq, tokens: T, range: range, y: y, ystride: w.rows)
+        /// y [tokens, w.rows] = w · x for x [tokens, w.cols], activations quantised once for all of `ws`.
+        func products(_ ws: [(WeightMatrix, UnsafeMutablePointer<Float>)], _ x: UnsafePointer<Float>, tokens: Int = T) {
+            LlamaCppKernels.quantize(x, for: ws[0].0, tokens: tokens, into: xq)
+            for (w, y) in ws {
+                pool.parallelFor(w.rows) { range in LlamaCppKernels.rows(w, xq, tokens: tokens, range: range, y: y, ystride: w.rows) }
             }
         }
 
@@ -93,12 +97,9 @@ extension TransformerModel {
             layer.inputNorm.withUnsafeBufferPointer { w in
                 for t in 0..<T { LlamaCppKernels.rmsNorm(s.x + t * H, weight: w.baseAddress!, eps: c.normEps, n: H, out: s.h + t * H) }
             }
-            // q, k and v share one quantisation of the normed input (as llama.cpp's matmuls each
+            // q, k and v share one quantisation of the normed input (llama.cpp's three products each
             // quantise the same rows to the same blocks).
-            LlamaCppKernels.quantizeQ8_1(s.h, cols: H, tokens: T, into: xq)
-            for (w, y) in [(a.q, s.q), (a.k, s.newKeys), (a.v, s.newValues)] {
-                pool.parallelFor(w.rows) { range in LlamaCppKernels.q4_1Rows(w, xq, tokens: T, range: range, y: y, ystride: w.rows) }
-            }
+            products([(a.q, s.q), (a.k, s.newKeys), (a.v, s.newValues)], s.h)
             for t in 0..<T {
                 LlamaCppKernels.rope(s.q + t * qWidth, heads: c.heads, headDim: hd, dims: c.rotaryDims, position: start + t, base: c.ropeTheta)
                 LlamaCppKernels.rope(s.newKeys + t * kvWidth, heads: c.kvHeads, headDim: hd, dims: c.rotaryDims, position: start + t,
@@ -120,18 +121,15 @@ extension TransformerModel {
                                            scratch: attendScratch + thread * perThread, out: s.att + t * qWidth + h * hd)
                 }
             }
-            product(a.o, s.att, s.tmp)
+            products([(a.o, s.tmp)], s.att)
             for i in 0..<(T * H) { s.x[i] = s.x[i] + s.tmp[i] }
 
             layer.postAttentionNorm.withUnsafeBufferPointer { w in
                 for t in 0..<T { LlamaCppKernels.rmsNorm(s.x + t * H, weight: w.baseAddress!, eps: c.normEps, n: H, out: s.h + t * H) }
             }
-            LlamaCppKernels.quantizeQ8_1(s.h, cols: H, tokens: T, into: xq)
-            for (w, y) in [(m.gate, s.gate), (m.up, s.up)] {
-                pool.parallelFor(w.rows) { range in LlamaCppKernels.q4_1Rows(w, xq, tokens: T, range: range, y: y, ystride: w.rows) }
-            }
+            products([(m.gate, s.gate), (m.up, s.up)], s.h)
             LlamaCppKernels.swiglu(s.gate, s.up, into: s.gate, count: T * m.intermediate)
-            product(m.down, s.gate, s.tmp)
+            products([(m.down, s.tmp)], s.gate)
             for i in 0..<(T * H) { s.x[i] = s.x[i] + s.tmp[i] }
         }
         cache.length = start + T
@@ -145,7 +143,11 @@ extension TransformerModel {
         }
         var out = [Float](repeating: 0, count: n * c.vocabSize)
         out.withUnsafeMutableBufferPointer { o in
-            matmul(lmHead, s.h, o.baseAddress!, tokens: n, pool: pool, counters: nil)
+            if LlamaCppKernels.types.contains(lmHead.dtype) {
+                products([(lmHead, o.baseAddress!)], s.h, tokens: n)
+            } else {
+                matmul(lmHead, s.h, o.baseAddress!, tokens: n, pool: pool, counters: nil)
+            }
         }
         return out
     }

@@ -1285,10 +1285,53 @@ static void exact(const float *got, const float *want, long n, const char *name)
     result(bad, 0, where, "%s", name);
 }
 
+// The blobs "<prefix>/<i>/{meta,w,x,out}" (i = 0, 1, ...): one Q4_1 (q4_1), Q8_0 (q8_0) or F16 (f16)
+// matrix row times activations prepared as Q8_1, Q8_0 or F16, each product exactly llama.cpp's.
+static void rows_exact(const char *prefix, const char *name) {
+    const int q41 = strcmp(prefix, "q4_1") == 0, f16 = strcmp(prefix, "f16") == 0;
+    const long wBlock = q41 ? 20 : f16 ? 64 : 34, xBlock = q41 ? 36 : f16 ? 64 : 34;   // bytes per 32 columns
+    int bad = 0, cases = 0;
+    char where[200] = "";
+    for (int i = 0;; i++, cases++) {
+        char key[48];
+        snprintf(key, sizeof key, "%s/%d/meta", prefix, i);
+        int found = 0;
+        for (int j = 0; j < n_blobs; j++) found |= strcmp(blobs[j].name, key) == 0;
+        if (!found) break;
+        const long cols = *(const uint32_t *)blob(key, 4, NULL);
+        snprintf(key, sizeof key, "%s/%d/w", prefix, i);
+        const void *w = blob(key, (uint32_t)(cols / 32 * wBlock), NULL);
+        snprintf(key, sizeof key, "%s/%d/x", prefix, i);
+        const float *x = blob(key, (uint32_t)(cols * 4), NULL);
+        snprintf(key, sizeof key, "%s/%d/out", prefix, i);
+        const float *want = blob(key, 4, NULL);
+        uint8_t *xq = xmalloc((size_t)(cols / 32 * xBlock));
+        float got;
+        if (q41) {
+            moe_llcpp_quantize_q8_1(x, cols, 1, xq);
+            moe_llcpp_q4_1_rows(w, cols / 32 * wBlock, cols, 0, 1, xq, 1, &got, 1);
+        } else if (f16) {
+            moe_llcpp_quantize_f16(x, cols, 1, xq);
+            moe_llcpp_f16_rows(w, cols / 32 * wBlock, cols, 0, 1, xq, 1, &got, 1);
+        } else {
+            moe_llcpp_quantize_q8_0(x, cols, 1, xq);
+            moe_llcpp_q8_0_rows(w, cols / 32 * wBlock, cols, 0, 1, xq, 1, &got, 1);
+        }
+        if (memcmp(&got, want, 4) != 0) {
+            if (!bad) snprintf(where, sizeof where, "case %d: %.9g vs llama.cpp's %.9g", i, (double)got, (double)*want);
+            bad++;
+        }
+        free(xq);
+    }
+    if (!cases) snprintf(where, sizeof where, "no %s cases in the vectors", prefix);
+    result(cases ? bad : 1, 0, where, "%s", name);
+}
+
 static void check_llamacpp(void) {
-    const char *names[] = {"llamacpp/rms_norm", "llamacpp/q4_1", "llamacpp/rope", "llamacpp/attention", "llamacpp/swiglu"};
+    const char *names[] = {"llamacpp/rms_norm", "llamacpp/q4_1", "llamacpp/rope", "llamacpp/attention", "llamacpp/swiglu",
+                           "llamacpp/q8_0_output", "llamacpp/f16"};
     if (!moe_llcpp_supported()) {
-        for (int i = 0; i < 5; i++) skipped("moe_llcpp_supported() is 0: llama.cpp's AVX-512 arithmetic is x86-64 AVX-512 only", "%s", names[i]);
+        for (int i = 0; i < 7; i++) skipped("moe_llcpp_supported() is 0: llama.cpp's AVX-512 arithmetic is x86-64 AVX-512 only", "%s", names[i]);
         return;
     }
     uint32_t n;
@@ -1299,36 +1342,9 @@ static void check_llamacpp(void) {
     moe_llcpp_rms_norm(x, blob("rms/w", n, NULL), eps, H, y);
     exact(y, blob("rms/out", n, NULL), H, names[0]);
 
-    // Q4_1 rows: quantise the activations, one row each.
-    int bad = 0;
-    char where[200] = "";
-    for (int i = 0;; i++) {
-        char key[48];
-        snprintf(key, sizeof key, "q4_1/%d/meta", i);
-        int found = 0;
-        for (int j = 0; j < n_blobs; j++) found |= strcmp(blobs[j].name, key) == 0;
-        if (!found) {
-            if (i == 0) bad = 1;
-            break;
-        }
-        const long cols = *(const uint32_t *)blob(key, 4, NULL);
-        snprintf(key, sizeof key, "q4_1/%d/w", i);
-        const void *w = blob(key, (uint32_t)(cols / 32 * 20), NULL);
-        snprintf(key, sizeof key, "q4_1/%d/x", i);
-        const float *xi = blob(key, (uint32_t)(cols * 4), NULL);
-        snprintf(key, sizeof key, "q4_1/%d/out", i);
-        const float *want = blob(key, 4, NULL);
-        uint8_t *xq = xmalloc((size_t)(cols / 32 * 36));
-        float got;
-        moe_llcpp_quantize_q8_1(xi, cols, 1, xq);
-        moe_llcpp_q4_1_rows(w, cols / 32 * 20, cols, 0, 1, xq, 1, &got, 1);
-        if (memcmp(&got, want, 4) != 0) {
-            if (!bad) snprintf(where, sizeof where, "case %d: %.9g vs llama.cpp's %.9g", i, (double)got, (double)*want);
-            bad++;
-        }
-        free(xq);
-    }
-    result(bad, 0, where, "%s", names[1]);
+    rows_exact("q4_1", names[1]);
+    rows_exact("q8_0", names[5]);
+    rows_exact("f16", names[6]);
 
     const uint32_t *rm = blob("rope/meta", 16, NULL);
     const long heads = rm[0], hd = rm[1], pos = rm[2];

@@ -38,6 +38,10 @@ def llamacpp_blobs(root):
     for i, c in enumerate(ops["q4_1"]):
         blobs += [("q4_1/%d/meta" % i, struct.pack("<I", c["cols"])), ("q4_1/%d/w" % i, b(c["w"])),
                   ("q4_1/%d/x" % i, b(c["x"])), ("q4_1/%d/out" % i, b(c["out"]))]
+    for kind, cases in (("q8_0", ops["output"]), ("f16", ops["f16"])):
+        for i, c in enumerate(cases):
+            blobs += [("%s/%d/meta" % (kind, i), struct.pack("<I", c["cols"])), ("%s/%d/w" % (kind, i), b(c["w"])),
+                      ("%s/%d/x" % (kind, i), b(c["x"])), ("%s/%d/out" % (kind, i), b(c["out"]))]
     r = ops["rope"]
     blobs += [("rope/meta", struct.pack("<III", r["heads"], r["head_dim"], r["position"]) + f32(r["base"])),
               ("rope/in", b(r["in"])), ("rope/out", b(r["out"]))]

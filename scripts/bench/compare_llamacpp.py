@@ -109,13 +109,13 @@ def moekit_bench(path, threads, depth=0):
 CLEAR = 0.5   # llama.cpp's top-1 leads its top-2 by at least this many logits: a "clear" position
 
 
-def parity(ref, threads, numerics="moekit"):
+def parity(ref, threads, numerics="moekit", path=ORIGINAL):
     """MoEKit's logits for llama.cpp's token ids (the first P, all positions in one forward pass,
     `moekit logits --json --numerics N`) against the reference's top-1 and top-5; None when this
     machine cannot run those numerics (llamacpp needs AVX-512)."""
     P = ref["positions"]
     ids = ",".join(map(str, ref["tokens"][:P]))
-    r = subprocess.run([MOEKIT, "logits", ORIGINAL, "--tokens", ids, "-t", str(threads), "--json", "--numerics", numerics],
+    r = subprocess.run([MOEKIT, "logits", path, "--tokens", ids, "-t", str(threads), "--json", "--numerics", numerics],
                        capture_output=True)
     if r.returncode != 0 and numerics != "moekit" and b"AVX-512" in r.stderr:
         return None
@@ -141,7 +141,7 @@ def parity(ref, threads, numerics="moekit"):
             clear += 1
             clear_same += mine == ref["top1"][p]
         in_top5 += mine in [i for i, _ in theirs]
-        diffs += [abs(float(row[i]) - v) for i, v in theirs]
+        diffs += [abs(float(row[i]) - float(np.float32(v))) for i, v in theirs]   # the reference holds float32s as shortest decimals
     return {"positions": P, "same_top1": same, "clear_positions": clear, "clear_same_top1": clear_same,
             "moekit_top1_in_llama_top5": in_top5, "median_abs_logit_diff": float(np.median(diffs)),
             "max_abs_logit_diff": float(np.max(diffs)), "mismatches": misses}
@@ -238,11 +238,25 @@ def main():
     log("parity: moekit logits over llama.cpp's tokens")
     par = parity(ref, max(THREADS))
     exact = parity(ref, max(THREADS), "llamacpp")
+    # The re-quantisations whose arithmetic `--numerics llamacpp` covers too, against llama.cpp's
+    # logits for them, made now by the oracle script (same text, same settings).
+    requant_par = {}
+    for kind in ("Q8_0", "F16"):
+        path = requantized(kind)
+        ref_path = os.path.join(RESULTS, f"llamacpp_reference.requant-{kind}.json")
+        run(["python3", os.path.join(REPO, "scripts/oracle/llamacpp_reference.py"), "--model", path, "--out", ref_path,
+             "--no-self-check"])
+        kref = json.load(open(ref_path))
+        requant_par[kind] = {n: parity(kref, max(THREADS), n, path) for n in ("moekit", "llamacpp")}
     tok = tokenization(ref)
     if PARITY_ONLY:
         print(json.dumps({k: v for k, v in par.items() if k != "mismatches"}), json.dumps(tok))
         if exact:
             print("--numerics llamacpp:", json.dumps({k: v for k, v in exact.items() if k != "mismatches"}))
+        for kind, both in requant_par.items():
+            for k, v in both.items():
+                if v:
+                    print(f"{kind} re-quantisation, --numerics {k}:", json.dumps({a: b for a, b in v.items() if a != "mismatches"}))
         return
     bandwidth = {t: statistics.median(r["moekit"]["bandwidth"] for r in rows if r["threads"] == t and r["depth"] == 0) for t in THREADS}
 
@@ -330,9 +344,17 @@ def main():
                   f"same ids, same threads): MoEKit's top-1 equals llama.cpp's at **{exact['same_top1']} of "
                   f"{exact['positions']}** positions ({fmt(100 * exact['same_top1'] / exact['positions'])}%); |Δlogit| over "
                   f"llama.cpp's top-5 tokens: median {exact['median_abs_logit_diff']:.2g}, max {exact['max_abs_logit_diff']:.2g} "
-                  f"(the output layer's product is MoEKit's, and the reference's logits are printed as shortest decimals).")
+                  f"(0: the same float32s).")
     else:
         md.append("With `--numerics llamacpp`: not measured, this CPU lacks AVX-512 (llama.cpp's AVX-512 arithmetic).")
+    for kind, both in requant_par.items():
+        m, e = both["moekit"], both["llamacpp"]
+        md.append("")
+        md.append(f"The {kind} re-quantisation, against llama.cpp's logits for it (the same oracle script, run now on the "
+                  f"same {m['positions']} token ids): MoEKit's top-1 equals llama.cpp's at {m['same_top1']} of {m['positions']} "
+                  f"(|Δlogit| median {fmt(m['median_abs_logit_diff'], 3)}, max {fmt(m['max_abs_logit_diff'], 3)})"
+                  + (f"; with `--numerics llamacpp` at {e['same_top1']} of {e['positions']} (|Δlogit| max "
+                     f"{e['max_abs_logit_diff']:.2g})." if e else "."))
     md.append("")
     if tok["equal"]:
         md.append(f"Tokenization: `moekit tokenize` gives the same {tok['count']} ids as llama.cpp for "
@@ -345,7 +367,8 @@ def main():
 
     stamp_name = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     with open(os.path.join(RESULTS, f"compare-{stamp_name}.json"), "w") as f:
-        json.dump({"rows": raw, "bandwidth": bandwidth, "parity": par, "parity_llamacpp_numerics": exact, "tokenization": tok}, f, indent=1)
+        json.dump({"rows": raw, "bandwidth": bandwidth, "parity": par, "parity_llamacpp_numerics": exact,
+                   "parity_requant": requant_par, "tokenization": tok}, f, indent=1)
     print(text)
     if os.environ.get("NO_WRITE"):
         return

@@ -18,6 +18,10 @@ package (for the weights).
   attention  head h of token t: the roped query, the roped keys and the values of positions 0..t of
              its key/value head -> kqv_out-1[t, head h]
   swiglu     ffn_gate-1[t], ffn_up-1[t] -> ffn_swiglu-1[t]
+  output     rows of token_embd.weight (Q8_0, the tied output layer) times result_norm[t] ->
+             result_output[t, v]: the logits
+  f16        rows of blk.1.attn_q.weight of the F16 re-quantisation (--f16-model) times its
+             attn_norm-1[t] -> Qcur-1[t, r], from a second run on that file
 
 Usage (from the repository root): python3 scripts/oracle/llamacpp_ops.py [--model GGUF] [--out JSON]
 """
@@ -50,32 +54,17 @@ def b64(a):
     return base64.b64encode(np.ascontiguousarray(a, dtype="<f4").tobytes()).decode()
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", default=os.path.join(ref.REPO, ".cache/models/SmolLM2-135M-Instruct.Q4_1.gguf"))
-    ap.add_argument("--text", default=os.path.join(ref.REPO, "Tests/Fixtures/smollm2/parity_text.txt"))
-    ap.add_argument("--out", default=os.path.join(ref.REPO, "Tests/CKernels/llamacpp_ops.json"))
-    ap.add_argument("--lib", default=os.path.join(ref.CACHE, "build", "bin"))
-    args = ap.parse_args()
-
-    import gguf
-    reader = gguf.GGUFReader(args.model)
-    weights = {t.name: t for t in reader.tensors}
-
-    ll, version = ref.load_bindings(args.lib)
-    quiet = ll.llama_log_callback(lambda level, text, data: None)
-    ll.llama_log_set(quiet, None)
-    ll.llama_backend_init()
-
-    # Every F32 tensor of layers LAYER-1 and LAYER, in evaluation order (names repeat: Qcur is the
-    # product, then its reshape, then RoPE's output).
+def capture(ll, model_path, text_path):
+    """Runs the text through llama.cpp in one batch; returns (token count, {name: [F32 tensors of
+    layers LAYER-1 and LAYER and the output, in evaluation order]}) (names repeat: Qcur is the
+    product, then its reshape, then RoPE's output)."""
     seen = {}
 
     def callback(t, ask, _):
         x = ctypes.cast(t, ctypes.POINTER(Tensor)).contents
         name = x.name.decode()
         layer = name.rsplit("-", 1)[-1]
-        wanted = layer.isdigit() and int(layer) in (LAYER - 1, LAYER) and x.type == 0
+        wanted = (layer.isdigit() and int(layer) in (LAYER - 1, LAYER) or name in ("result_norm", "result_output")) and x.type == 0
         if ask or not wanted:
             return bool(wanted) if ask else True
         ne, nb = list(x.ne), list(x.nb)
@@ -86,9 +75,9 @@ def main():
         return True
 
     cb = ll.ggml_backend_sched_eval_callback(callback)
-    model = ref.load_model(ll, args.model)
+    model = ref.load_model(ll, model_path)
     vocab = ll.llama_model_get_vocab(model)
-    text = open(args.text, "rb").read()
+    text = open(text_path, "rb").read()
     buf = (ll.llama_token * (len(text) + 16))()
     n = ll.llama_tokenize(vocab, text, len(text), buf, len(buf), True, False)
     tokens = list(buf[:n])
@@ -111,18 +100,43 @@ def main():
     ll.llama_batch_free(batch)
     ll.llama_free(ctx)
     ll.llama_model_free(model)
+    return n, seen
+
+
+def block_row(weights, name, r):
+    """Row r of a 2-D GGUF tensor, its bytes as stored (base64)."""
+    w = weights[name]
+    data = np.asarray(w.data).view(np.uint8).reshape(-1)
+    row_bytes = data.size // int(w.shape[1])
+    return base64.b64encode(data[r * row_bytes:(r + 1) * row_bytes].tobytes()).decode()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default=os.path.join(ref.REPO, ".cache/models/SmolLM2-135M-Instruct.Q4_1.gguf"))
+    ap.add_argument("--f16-model", default=os.path.join(ref.REPO, ".cache/models/SmolLM2-135M-Instruct.requant-F16.gguf"),
+                    help="its F16 re-quantisation (made by scripts/bench/compare_llamacpp.sh), for the F16 products")
+    ap.add_argument("--text", default=os.path.join(ref.REPO, "Tests/Fixtures/smollm2/parity_text.txt"))
+    ap.add_argument("--out", default=os.path.join(ref.REPO, "Tests/CKernels/llamacpp_ops.json"))
+    ap.add_argument("--lib", default=os.path.join(ref.CACHE, "build", "bin"))
+    args = ap.parse_args()
+
+    import gguf
+    weights = {t.name: t for t in gguf.GGUFReader(args.model).tensors}
+    f16_weights = {t.name: t for t in gguf.GGUFReader(args.f16_model).tensors}
+
+    ll, version = ref.load_bindings(args.lib)
+    quiet = ll.llama_log_callback(lambda level, text, data: None)
+    ll.llama_log_set(quiet, None)
+    ll.llama_backend_init()
+    n, seen = capture(ll, args.model, args.text)
+    _, f16_seen = capture(ll, args.f16_model, args.text)
 
     L = LAYER
 
     def rows(name, i=0, width=None):
         a = seen[name][i]
         return a.reshape(n, -1) if width is None else a.reshape(n, width)
-
-    def q4_1_row(name, r):
-        w = weights[name]
-        data = np.asarray(w.data).view(np.uint8).reshape(-1)
-        row_bytes = data.size // int(w.shape[1])
-        return base64.b64encode(data[r * row_bytes:(r + 1) * row_bytes].tobytes()).decode()
 
     heads, kv_heads = 9, 3
     hd = rows(f"Qcur-{L}", 0).shape[1] // heads
@@ -142,12 +156,27 @@ def main():
     for t in TOKENS["q4_1"]:
         for r in Q_ROWS:
             out["q4_1"].append({"matrix": f"blk.{L}.attn_q.weight", "row": r, "token": t, "cols": 576,
-                                "w": q4_1_row(f"blk.{L}.attn_q.weight", r), "x": b64(rows(f"attn_norm-{L}")[t]),
+                                "w": block_row(weights, f"blk.{L}.attn_q.weight", r), "x": b64(rows(f"attn_norm-{L}")[t]),
                                 "out": b64(rows(f"Qcur-{L}", 0)[t, r:r + 1])})
         for r in DOWN_ROWS:
             out["q4_1"].append({"matrix": f"blk.{L}.ffn_down.weight", "row": r, "token": t, "cols": 1536,
-                                "w": q4_1_row(f"blk.{L}.ffn_down.weight", r), "x": b64(rows(f"ffn_swiglu-{L}")[t]),
+                                "w": block_row(weights, f"blk.{L}.ffn_down.weight", r), "x": b64(rows(f"ffn_swiglu-{L}")[t]),
                                 "out": b64(rows(f"ffn_out-{L}")[t, r:r + 1])})
+    out["output"] = []
+    logits = seen["result_output"][0].reshape(n, -1)
+    for t in TOKENS["q4_1"]:
+        for v in (0, int(np.argmax(logits[t])), logits.shape[1] - 1):
+            out["output"].append({"matrix": "token_embd.weight", "row": v, "token": t, "cols": 576,
+                                  "w": block_row(weights, "token_embd.weight", v), "x": b64(rows("result_norm")[t]),
+                                  "out": b64(logits[t, v:v + 1])})
+    # F16 products: the same layer of the F16 re-quantisation.
+    f16 = lambda name, i=0: f16_seen[name][i].reshape(n, -1)
+    out["f16"] = []
+    for t in TOKENS["q4_1"]:
+        for r in Q_ROWS:
+            out["f16"].append({"matrix": f"blk.{L}.attn_q.weight", "model": os.path.basename(args.f16_model), "row": r,
+                               "token": t, "cols": 576, "w": block_row(f16_weights, f"blk.{L}.attn_q.weight", r),
+                               "x": b64(f16(f"attn_norm-{L}")[t]), "out": b64(f16(f"Qcur-{L}")[t, r:r + 1])})
     t, h = TOKENS["attention"], HEAD
     kv = h // (heads // kv_heads)
     q = rows(f"Qcur-{L}", 2).reshape(n, heads, hd)

@@ -100,13 +100,25 @@ void moe_dot_fp8_rows(const uint8_t *w, long cols, long rowBytes, const float *s
 /// Keeps freed blocks of up to 8 MB in the heap (glibc), so per-token buffers (a logits row) are reused.
 void moe_tune_malloc(void);
 /// llama.cpp's CPU arithmetic, bit for bit (llamacpp.c; `--numerics llamacpp`): the float32 results
-/// of its x86-64 AVX-512 build for a dense llama-family model with Q4_1 matrices. 1 when this CPU
+/// of its x86-64 AVX-512 build for a dense llama-family model with Q4_1, Q8_0 or F16 matrices. 1 when this CPU
 /// can run these kernels (AVX-512F/DQ), else 0 (and the others do nothing).
 int moe_llcpp_supported(void);
 /// RMSNorm as ggml_compute_forward_rms_norm_f32, times the weight.
 void moe_llcpp_rms_norm(const float *x, const float *w, float eps, long n, float *out);
 /// `tokens` rows of `cols` floats (a multiple of 32) into Q8_1 blocks (36 bytes per 32), as quantize_row_q8_1.
 void moe_llcpp_quantize_q8_1(const float *x, long cols, long tokens, void *out);
+/// The same into Q8_0 blocks (34 bytes per 32), as quantize_row_q8_0.
+void moe_llcpp_quantize_q8_0(const float *x, long cols, long tokens, void *out);
+/// Rows r0 ..< r1 of a Q8_0 matrix times Q8_0 activations, as llamafile's tinyBLAS_Q0_AVX (the
+/// output layer of a batch).
+void moe_llcpp_q8_0_rows(const void *w, long rowBytes, long cols, long r0, long r1, const void *xq, long tokens, float *y,
+                         long ystride);
+/// The same into F16 (round to nearest even), as llama.cpp prepares activations for F16 weights.
+void moe_llcpp_quantize_f16(const float *x, long cols, long tokens, void *out);
+/// Rows r0 ..< r1 of an F16 matrix times F16 activations, as llamafile's tinyBLAS F16 tile (AVX-512);
+/// cols a multiple of 16.
+void moe_llcpp_f16_rows(const void *w, long rowBytes, long cols, long r0, long r1, const void *xh, long tokens, float *y,
+                        long ystride);
 /// Rows r0 ..< r1 of a Q4_1 matrix (rows `rowBytes` apart) times Q8_1 activations:
 /// y[t * ystride + r], each as ggml_vec_dot_q4_1_q8_1.
 void moe_llcpp_q4_1_rows(const void *w, long rowBytes, long cols, long r0, long r1, const void *xq, long tokens, float *y,
