@@ -11,8 +11,8 @@ public enum Numerics: String, Sendable, CaseIterable {
     case moekit
     /// llama.cpp's CPU arithmetic, reproduced operation for operation: every float32 of a dense
     /// llama-family model with Q4_1, Q8_0 or F16 matrices comes out as llama.cpp's x86-64 AVX-512
-    /// build computes it in one batch (flash attention off, F32 KV cache), logits included, whether
-    /// MoEKit runs the tokens in one batch or one at a time. A correctness instrument, not a fast
+    /// build computes it in one batch (flash attention off, F32 KV cache), whether MoEKit runs the
+    /// tokens in one batch or one at a time; the logits too when the output layer is of those types. A correctness instrument, not a fast
     /// path: the matrices are read in their file layout, one row and token at a time.
     case llamacpp
 }
@@ -59,7 +59,9 @@ extension TransformerModel {
     }
 
     /// `forward` with llama.cpp's arithmetic (see `Numerics.llamacpp`); `unsupported(.llamacpp)`
-    /// must be nil. An output layer in Q8_0 is llama.cpp's too; in another type, MoEKit's product.
+    /// must be nil. The output layer is llama.cpp's product too when it is Q4_1, Q8_0 or F16 (the
+    /// layers' types); in another type (Q6_K, say) it is MoEKit's, and only the logits' last bits
+    /// can differ.
     func forwardLlamaCpp(_ tokens: [Int32], state: InferenceState, logits which: LogitPositions) throws -> [Float] {
         let c = config
         let T = tokens.count
@@ -81,10 +83,15 @@ extension TransformerModel {
         let attendScratch = UnsafeMutablePointer<Float>.allocate(capacity: perThread * pool.threadCount)
         defer { attendScratch.deallocate() }
 
-        /// y [tokens, w.rows] = w · x for x [tokens, w.cols], activations quantised once for all of `ws`.
+        /// y [tokens, w.rows] = w · x for x [tokens, w.cols], for each (w, y) of `ws`; the activations are
+        /// prepared once per run of matrices of one type (a file may mix types, q in Q4_1 and v in Q8_0).
         func products(_ ws: [(WeightMatrix, UnsafeMutablePointer<Float>)], _ x: UnsafePointer<Float>, tokens: Int = T) {
-            LlamaCppKernels.quantize(x, for: ws[0].0, tokens: tokens, into: xq)
+            var prepared: DType?
             for (w, y) in ws {
+                if prepared != w.dtype {
+                    LlamaCppKernels.quantize(x, for: w, tokens: tokens, into: xq)
+                    prepared = w.dtype
+                }
                 pool.parallelFor(w.rows) { range in LlamaCppKernels.rows(w, xq, tokens: tokens, range: range, y: y, ystride: w.rows) }
             }
         }
