@@ -229,8 +229,13 @@ def main():
             if e == "moekit":
                 res[e]["bandwidth"] = statistics.median(r[e]["bandwidth"] for r in rounds)
         tg_ratios = [r["moekit"]["tg"] / r["llama.cpp"]["tg"] for r in rounds]
+        # Roofline shares per round, against the bandwidth `moekit bench` measured in that round: this
+        # VM's two-thread read bandwidth has been seen to switch between ~35 and ~63 GB/s within a run.
+        for e in ("llama.cpp", "moekit"):
+            res[e]["roofline"] = statistics.median(r[e]["tg"] * res["moekit"]["bytes"] / r["moekit"]["bandwidth"] for r in rounds)
         rows.append({"file": os.path.basename(path), "threads": t, "depth": depth, "llama": res["llama.cpp"], "moekit": res["moekit"],
-                     "tg_ratio_range": (min(tg_ratios), max(tg_ratios))})
+                     "tg_ratio_range": (min(tg_ratios), max(tg_ratios)),
+                     "bandwidth_range": (min(r["moekit"]["bandwidth"] for r in rounds), max(r["moekit"]["bandwidth"] for r in rounds))})
         raw.append({"file": path, "threads": t, "depth": depth,
                     "rounds": [{"llama.cpp": r["llama.cpp"]["raw"], "moekit": r["moekit"]["raw"],
                                 "others_cores": {e: r[e]["others_cores"] for e in r}} for r in rounds]})
@@ -279,8 +284,9 @@ def main():
               "(AVX2, FMA, F16C; see Package.swift).")
     md.append("")
     md.append("Roofline share = weight bytes read per decoded token (counted by `moekit bench`; the same tensors "
-              "for both engines) × tg tokens/s ÷ this machine's read bandwidth at that thread count (measured by "
-              "`moekit bench`, median over its runs: " +
+              "for both engines) × tg tokens/s ÷ this machine's read bandwidth at that thread count, as `moekit bench` "
+              "measured it in the same round (a plain streaming read; the median over the rounds of each round's share; "
+              "\"read GB/s\" gives the range of the rounds' bandwidths, median over all rows: " +
               ", ".join(f"{t} thread{'s' if t > 1 else ''} {fmt(bandwidth[t] / 1e9)} GB/s" for t in THREADS) + "). "
               f"Others' CPU = cores' worth of CPU that other processes on this {os.cpu_count()}-core machine used "
               "while llama-bench / moekit bench ran (from /proc/stat, less the benchmark's own CPU time): "
@@ -288,15 +294,15 @@ def main():
               "and the quietest attempt kept; a row still above that is not a fair figure.")
     md.append("")
     md.append("| file | threads | llama.cpp pp t/s | moekit pp t/s | ratio | llama.cpp tg t/s | moekit tg t/s | ratio | tg ratios "
-              "| weights/token | llama.cpp roofline | moekit roofline | others' CPU |")
-    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+              "| weights/token | read GB/s | llama.cpp roofline | moekit roofline | others' CPU |")
+    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in (r for r in rows if r["depth"] == 0):
         L, M, t = r["llama"], r["moekit"], r["threads"]
-        bw = bandwidth[t]
+        lo, hi = r["bandwidth_range"]
         md.append(f"| {r['file']} | {t} | {fmt(L['pp'])} | {fmt(M['pp'])} | {fmt(M['pp'] / L['pp'], 2)} "
                   f"| {fmt(L['tg'])} | {fmt(M['tg'])} | {fmt(M['tg'] / L['tg'], 2)} "
                   f"| {fmt(r['tg_ratio_range'][0], 2)}–{fmt(r['tg_ratio_range'][1], 2)} | {fmt(M['bytes'] / 1e6)} MB "
-                  f"| {fmt(100 * M['bytes'] * L['tg'] / bw)}% | {fmt(100 * M['bytes'] * M['tg'] / bw)}% "
+                  f"| {fmt(lo / 1e9)}–{fmt(hi / 1e9)} | {fmt(100 * L['roofline'])}% | {fmt(100 * M['roofline'])}% "
                   f"| {fmt(L['others_cores'], 2)} / {fmt(M['others_cores'], 2)} |")
     deep = [r for r in rows if r["depth"] > 0]
     if deep:
