@@ -58,11 +58,13 @@ let package = Package(
             "MoECPUCheck", "MoERuntime", "MoEModels", "MoEFormats", "MoETensor", "MoEAccounting", "MoETokenizer", "MoETemplates", "MoEKernelsC",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/moekit"),
+        // Helpers the test targets share.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "MoETensorTests", dependencies: ["MoETensor"], exclude: ["quant_vectors.json", "e4m3_table.json"]),
         .testTarget(name: "MoEFormatsTests", dependencies: ["MoEFormats", "MoETensor"]),
-        .testTarget(name: "MoEModelsTests", dependencies: ["MoEModels", "MoERuntime", "MoEFormats", "MoETensor", "MoETokenizer"]),
-        .testTarget(name: "MoETokenizerTests", dependencies: ["MoETokenizer", "MoEFormats"], exclude: ["Oracle"]),
-        .testTarget(name: "MoETemplatesTests", dependencies: ["MoETemplates"], exclude: ["Templates", "Oracle"]),
+        .testTarget(name: "MoEModelsTests", dependencies: ["TestSupport", "MoEModels", "MoERuntime", "MoEFormats", "MoETensor", "MoETokenizer"]),
+        .testTarget(name: "MoETokenizerTests", dependencies: ["TestSupport", "MoETokenizer", "MoEFormats"], exclude: ["Oracle"]),
+        .testTarget(name: "MoETemplatesTests", dependencies: ["TestSupport", "MoETemplates"], exclude: ["Templates", "Oracle"]),
         .testTarget(name: "MoEAccountingTests", dependencies: ["MoEAccounting", "MoEModels", "MoEFormats"]),
         // Drives the built `moekit` executable and checks the JSON contract other tools parse.
         .testTarget(name: "MoECLITests", dependencies: ["MoEFormats", "moekit"]),

@@ -4,8 +4,10 @@
 // cache. Each
 // function states which llama.cpp kernel it follows; what makes results equal bit for bit is the
 // order of every rounding: which products are fused (fma), which sums are kept per vector lane and
-// how the lanes are reduced, and where sums are kept in double. Verified against tensors dumped
-// from llama.cpp itself (scripts/oracle/llamacpp_numerics_check.py).
+// how the lanes are reduced, and where sums are kept in double. Verified against llama.cpp commit
+// 0c1e57098b (vendored by llama-cpp-python 0.3.36): the C harness compares each function with
+// tensors llama.cpp computed itself (scripts/oracle/llamacpp_ops.py), the Swift tests the whole model.
+// ggml's kernels change between versions; another llama.cpp may round differently.
 //
 // Contraction is off for this file: a*b+c rounds twice unless written as fmaf / an fma intrinsic,
 // exactly where llama.cpp's compiled code fuses.
@@ -158,8 +160,8 @@ void moe_llcpp_q4_1_rows(const void *w, long rowBytes, long cols, long r0, long 
 // the position and is multiplied by powf(base, -2/dims) per pair; cosf/sinf; GCC fuses the two
 // rotations as fma(x0, cos, -(x1*sin)) and fma(x0, sin, x1*cos).
 void moe_llcpp_rope(float *x, long heads, long headDim, long dims, long position, float base) {
-    float cache[2 * 512];
-    if (dims > 1024) return;
+    float cache[1024];
+    if (dims > 1024) return;   // the caller's contract (unsupported() refuses such heads)
     const float thetaScale = powf(base, -2.0f / (float)dims);
     float theta = (float)position;
     for (long i = 0; i < dims; i += 2) {

@@ -27,7 +27,7 @@ extension TransformerModel {
         let c = config
         var why: [String] = []
         if c.mla != nil || c.dsa != nil { why.append("latent attention (MLA/DSA)") }
-        if c.headDim % 64 != 0 { why.append("head_dim \(c.headDim) (a multiple of 64 is reproduced)") }
+        if c.headDim % 64 != 0 || c.headDim > 1024 { why.append("head_dim \(c.headDim) (a multiple of 64 up to 1024 is reproduced)") }
         if c.rotaryDims != c.headDim || !c.ropeInterleaved || c.ropeScaled || c.ropeAttentionFactor != 1 {
             why.append("RoPE other than llama.cpp's plain adjacent-pair mode over the whole head")
         }
@@ -35,7 +35,7 @@ extension TransformerModel {
         if c.embeddingMultiplier != 1 || c.residualMultiplier != 1 || c.logitMultiplier != 1 { why.append("Granite's multipliers") }
         if c.attentionScale != 1 / sqrtf(Float(c.headDim)) { why.append("an attention scale other than 1/sqrt(head_dim)") }
         if c.hidden % 32 != 0 { why.append("hidden size \(c.hidden) (a multiple of 32 is reproduced)") }
-        if ![.q8_0, .f16, .f32].contains(embedding.dtype) { why.append("token embeddings of type \(embedding.dtype) (Q8_0, F16 and F32 are reproduced)") }
+        if ![.q8_0, .f16, .f32].contains(embedding.dtype) { why.append("token embeddings of type \(embedding.dtype.rawValue) (Q8_0, F16 and F32 are reproduced)") }
         for (l, layer) in layers.enumerated() {
             guard case .gqa(let a) = layer.attention, case .dense(let m) = layer.feedForward else {
                 why.append("layer \(l): only dense layers with grouped-query attention are reproduced")
@@ -83,11 +83,15 @@ extension TransformerModel {
         let attendScratch = UnsafeMutablePointer<Float>.allocate(capacity: perThread * pool.threadCount)
         defer { attendScratch.deallocate() }
 
+        // What the pass reads and computes, counted as `forward` counts it (`generate --stats`).
+        let k = state.counters
+
         /// y [tokens, w.rows] = w · x for x [tokens, w.cols], for each (w, y) of `ws`; the activations are
         /// prepared once per run of matrices of one type (a file may mix types, q in Q4_1 and v in Q8_0).
         func products(_ ws: [(WeightMatrix, UnsafeMutablePointer<Float>)], _ x: UnsafePointer<Float>, tokens: Int = T) {
             var prepared: DType?
             for (w, y) in ws {
+                k?.matmul(w, tokens: tokens)
                 if prepared != w.dtype {
                     LlamaCppKernels.quantize(x, for: w, tokens: tokens, into: xq)
                     prepared = w.dtype
@@ -97,6 +101,7 @@ extension TransformerModel {
         }
 
         for t in 0..<T { embedding.copyRow(Int(tokens[t]), to: s.x + t * H) }
+        k?.gather(bytes: T * embedding.rowBytes, dtype: embedding.dtype)
         for (l, layer) in layers.enumerated() {
             guard case .gqa(let a) = layer.attention, case .dense(let m) = layer.feedForward else {
                 throw ModelError.invalidInput("llama.cpp numerics: layer \(l) is not a dense grouped-query layer")
@@ -106,19 +111,14 @@ extension TransformerModel {
             }
             // q, k and v share one quantisation of the normed input (llama.cpp's three products each
             // quantise the same rows to the same blocks).
+            k?.vector(count: H, tokens: T)
             products([(a.q, s.q), (a.k, s.newKeys), (a.v, s.newValues)], s.h)
             for t in 0..<T {
                 LlamaCppKernels.rope(s.q + t * qWidth, heads: c.heads, headDim: hd, dims: c.rotaryDims, position: start + t, base: c.ropeTheta)
                 LlamaCppKernels.rope(s.newKeys + t * kvWidth, heads: c.kvHeads, headDim: hd, dims: c.rotaryDims, position: start + t,
                                      base: c.ropeTheta)
             }
-            for g in 0..<c.kvHeads {
-                let kh = cache.head(g, layer: l, values: false), vh = cache.head(g, layer: l, values: true)
-                for t in 0..<T {
-                    (kh + (start + t) * hd).update(from: s.newKeys + t * kvWidth + g * hd, count: hd)
-                    (vh + (start + t) * hd).update(from: s.newValues + t * kvWidth + g * hd, count: hd)
-                }
-            }
+            storeKeysValues(s.newKeys, s.newValues, tokens: T, start: start, layer: l, cache: cache)
             pool.parallelFor(T * c.heads) { range, thread in
                 for item in range {
                     let t = item / c.heads, h = item % c.heads, kv = h / group
@@ -128,13 +128,17 @@ extension TransformerModel {
                                            scratch: attendScratch + thread * perThread, out: s.att + t * qWidth + h * hd)
                 }
             }
+            if let k { countAttention(tokens: T, positions: { start + $0 + 1 }, counters: k) }
             products([(a.o, s.tmp)], s.att)
             for i in 0..<(T * H) { s.x[i] = s.x[i] + s.tmp[i] }
 
             layer.postAttentionNorm.withUnsafeBufferPointer { w in
                 for t in 0..<T { LlamaCppKernels.rmsNorm(s.x + t * H, weight: w.baseAddress!, eps: c.normEps, n: H, out: s.h + t * H) }
             }
+            k?.vector(count: H, tokens: T)
             products([(m.gate, s.gate), (m.up, s.up)], s.h)
+            // Over all rows at once: llama.cpp's per-row pass has no scalar tail, since the intermediate
+            // width (ffn_down's columns) is a multiple of 32.
             LlamaCppKernels.swiglu(s.gate, s.up, into: s.gate, count: T * m.intermediate)
             products([(m.down, s.tmp)], s.gate)
             for i in 0..<(T * H) { s.x[i] = s.x[i] + s.tmp[i] }
@@ -148,12 +152,13 @@ extension TransformerModel {
                 LlamaCppKernels.rmsNorm(s.x + (first + t) * H, weight: w.baseAddress!, eps: c.normEps, n: H, out: s.h + t * H)
             }
         }
+        k?.vector(count: H, tokens: n)
         var out = [Float](repeating: 0, count: n * c.vocabSize)
         out.withUnsafeMutableBufferPointer { o in
             if LlamaCppKernels.types.contains(lmHead.dtype) {
                 products([(lmHead, o.baseAddress!)], s.h, tokens: n)
             } else {
-                matmul(lmHead, s.h, o.baseAddress!, tokens: n, pool: pool, counters: nil)
+                matmul(lmHead, s.h, o.baseAddress!, tokens: n, pool: pool, counters: k)
             }
         }
         return out

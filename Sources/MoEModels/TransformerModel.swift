@@ -216,14 +216,7 @@ public final class TransformerModel: @unchecked Sendable {
             for h in 0..<c.heads { rotate(s.q + t * qWidth + h * hd, half: half, scratch: s, interleaved: c.ropeInterleaved) }
             for h in 0..<c.kvHeads { rotate(kRows + t * kvWidth + h * hd, half: half, scratch: s, interleaved: c.ropeInterleaved) }
         }
-        // Into the cache: each key/value head's rows are contiguous there.
-        for g in 0..<c.kvHeads {
-            let kh = cache.head(g, layer: l, values: false), vh = cache.head(g, layer: l, values: true)
-            for t in 0..<T {
-                (kh + (start + t) * hd).update(from: kRows + t * kvWidth + g * hd, count: hd)
-                (vh + (start + t) * hd).update(from: vRows + t * kvWidth + g * hd, count: hd)
-            }
-        }
+        storeKeysValues(kRows, vRows, tokens: T, start: start, layer: l, cache: cache)
         // Scores and weighted values, one (token, key/value head) per work item: the group of query
         // heads that share a key/value head reads its keys and values once. Decoding one token, the
         // positions are split into chunks too (combined below), so both threads have work and a
@@ -303,18 +296,35 @@ public final class TransformerModel: @unchecked Sendable {
                 }
             }
         }
-        if let k {
-            // Each (token, head) scores `n` keys and sums `n` values of headDim; each key/value
-            // head's `n` rows are read once for its group.
-            var macs = 0, bytes = 0
-            for t in 0..<T {
-                let n = span(t).count
-                macs += c.heads * n * 2 * hd
-                bytes += c.kvHeads * n * 2 * hd * MemoryLayout<Float>.size
-            }
-            k.attention(macs: macs, cacheBytes: bytes)
-        }
+        if let k { countAttention(tokens: T, positions: { span($0).count }, counters: k) }
         project(a.o, bias: a.oBias, s.att, s.tmp, tokens: T, counters: k)
+    }
+
+    /// Reports a GQA attention: each (token, head) scores `positions(t)` keys and sums as many values
+    /// of headDim; each key/value head's rows are read once for its group.
+    func countAttention(tokens T: Int, positions: (Int) -> Int, counters k: KernelCounters) {
+        let c = config
+        var macs = 0, bytes = 0
+        for t in 0..<T {
+            let n = positions(t)
+            macs += c.heads * n * 2 * c.headDim
+            bytes += c.kvHeads * n * 2 * c.headDim * MemoryLayout<Float>.size
+        }
+        k.attention(macs: macs, cacheBytes: bytes)
+    }
+
+    /// Copies the new keys and values of `T` tokens (`[T, kvHeads * headDim]` rows) into layer `l`'s
+    /// cache at positions `start...`, where each key/value head's rows are contiguous.
+    func storeKeysValues(_ keys: UnsafePointer<Float>, _ values: UnsafePointer<Float>, tokens T: Int, start: Int, layer l: Int,
+                         cache: KVCache) {
+        let hd = config.headDim, width = config.kvHeads * hd
+        for g in 0..<config.kvHeads {
+            let kh = cache.head(g, layer: l, values: false), vh = cache.head(g, layer: l, values: true)
+            for t in 0..<T {
+                (kh + (start + t) * hd).update(from: keys + t * width + g * hd, count: hd)
+                (vh + (start + t) * hd).update(from: values + t * width + g * hd, count: hd)
+            }
+        }
     }
 
     /// cos/sin of every rotary frequency at `position` into the scratch (times the YaRN factor).

@@ -90,7 +90,7 @@ extension Interpreter {
                 return .string(sep)
             })
         })
-        globals["cycler"] = .callable(Callable(name: "cycler") { args, _ in
+        globals["cycler"] = .callable(Callable(name: "cycler") { [unowned self] args, _ in
             guard !args.isEmpty else { throw TemplateError.type(message: "at least one item has to be provided", line: 0) }
             var pos = 0
             var d = PyDict()
@@ -98,7 +98,7 @@ extension Interpreter {
                 let v = args[pos]; pos = (pos + 1) % args.count; return v
             })
             d[.string("reset")] = .callable(Callable(name: "reset") { _, _ in pos = 0; return .none })
-            return .namespace(Namespace(d))
+            return .namespace(self.track(Namespace(d)))
         })
     }
 }

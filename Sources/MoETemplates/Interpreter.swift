@@ -60,9 +60,9 @@ final class Interpreter {
     var steps = 0
     var outputBytes = 0
     var callDepth = 0
-    /// Frames a closure captured (macros, `caller`, recursive loops) and namespaces: a frame holding
-    /// a macro that captured it, or a namespace holding itself, is a reference cycle. `render` empties
-    /// them when it returns, so nothing a render built outlives it.
+    /// Frames a macro's closure captured, and namespaces: a frame holding a macro that captured it, or
+    /// a namespace holding itself (or a `caller` or `loop` whose closure reaches back to it), is a
+    /// reference cycle. `render` empties them when it returns, so nothing a render built outlives it.
     private var captured: [Frame] = []
     private var namespaces: [Namespace] = []
 
@@ -80,7 +80,7 @@ final class Interpreter {
         return out
     }
 
-    /// A frame a closure keeps (see `captured`).
+    /// A frame a macro's closure keeps (see `captured`).
     func capture(_ frame: Frame) -> Frame {
         captured.append(frame)
         return frame
@@ -173,7 +173,7 @@ final class Interpreter {
             do {
                 guard case .call(let callee, let args, _) = call else { return .normal }
                 let callerDef = MacroDef(name: "caller", params: params, defaults: defaults, body: body)
-                let caller = makeMacro(callerDef, closure: capture(frame))
+                let caller = makeMacro(callerDef, closure: frame)
                 let result = try evalCall(callee, args, frame, line: line, extraKwargs: [("caller", .callable(caller))])
                 try emit(Py.str(result), &out)
             } catch let error as TemplateError { throw error.at(line: line) }
@@ -219,7 +219,6 @@ final class Interpreter {
         }
         var recurse: ((Value) throws -> Value)? = nil
         if recursive {
-            _ = capture(frame)
             recurse = { [unowned self] sub in
                 try self.enterCall(line)
                 defer { self.callDepth -= 1 }

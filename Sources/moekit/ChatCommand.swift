@@ -25,7 +25,7 @@ struct Chat: ParsableCommand {
     @OptionGroup var sampling: SamplingOptions
 
     func run() throws {
-        let bundle = try loadBundle(options.model, threads: options.threads, activations: options.activations)
+        let bundle = try loadBundle(options.model, threads: options.threads, activations: numerics.activations(options.activations))
         try numerics.apply(to: bundle.model)
         let tokenizer = try bundle.requireTokenizer()
         guard bundle.chatTemplate != nil else { throw ModelError.invalidInput("\(options.model): the model has no chat template") }

@@ -37,7 +37,7 @@ struct Generate: ParsableCommand {
         opts.maxTokens = maxTokens
         try sampling.apply(to: &opts)
         try input.validate()
-        let bundle = try ModelBundle.load(options.model, pool: try makePool(options.threads), activations: options.activations)
+        let bundle = try ModelBundle.load(options.model, pool: try makePool(options.threads), activations: numerics.activations(options.activations))
         try numerics.apply(to: bundle.model)
         let model = bundle.model
         let prompt = try input.ids(bundle)

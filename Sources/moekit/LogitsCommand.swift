@@ -20,7 +20,7 @@ struct Logits: ParsableCommand {
 
     func run() throws {
         let ids = try parseTokens(tokens)
-        let model = try loadModel(directory: options.model, pool: try makePool(options.threads), activations: options.activations)
+        let model = try loadModel(directory: options.model, pool: try makePool(options.threads), activations: numerics.activations(options.activations))
         try numerics.apply(to: model)
         let state = model.makeState(capacity: ids.count)
         let logits = try model.forward(ids, state: state, logits: .all)

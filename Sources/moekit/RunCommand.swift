@@ -77,7 +77,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         guard maxTokens > 0 else { throw ModelError.invalidInput("--max-tokens must be positive") }
-        let bundle = try loadBundle(options.model, threads: options.threads, activations: options.activations)
+        let bundle = try loadBundle(options.model, threads: options.threads, activations: numerics.activations(options.activations))
         try numerics.apply(to: bundle.model)
         let tokenizer = try bundle.requireTokenizer()
         var text = prompt

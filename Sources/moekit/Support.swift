@@ -23,10 +23,17 @@ extension ActivationFormat: ExpressibleByArgument {}
 
 /// `--numerics`, for the commands that run a model.
 struct NumericsOption: ParsableArguments {
-    @Option(help: "How forward passes round: moekit (MoEKit's kernels, the default) or llamacpp (llama.cpp's CPU arithmetic reproduced bit for bit: every float of a dense llama-family model with Q4_1, Q8_0 or F16 matrices, logits included, as llama.cpp's x86-64 AVX-512 build computes it in one batch; needs AVX-512; for checking against llama.cpp).")
+    @Option(help: "How forward passes round: moekit (MoEKit's kernels, the default) or llamacpp (llama.cpp's CPU arithmetic reproduced bit for bit: every float of a dense llama-family model with Q4_1, Q8_0 or F16 matrices as llama.cpp's x86-64 AVX-512 build computes it in one batch, the logits too when the output layer is of those types; needs AVX-512; for checking against llama.cpp).")
     var numerics: Numerics = .moekit
 
     func apply(to model: TransformerModel) throws { try model.use(numerics) }
+
+    /// The activation format to load with: llama.cpp's arithmetic reads the matrices in their file
+    /// layout, so with the default `q8` nothing is repacked (`q8-mapped`), which would only double
+    /// the memory.
+    func activations(_ asked: ActivationFormat) -> ActivationFormat {
+        numerics == .llamacpp && asked == .q8 ? .q8Mapped : asked
+    }
 }
 
 extension Numerics: ExpressibleByArgument {}

@@ -1334,11 +1334,12 @@ static void check_llamacpp(void) {
         for (int i = 0; i < 7; i++) skipped("moe_llcpp_supported() is 0: llama.cpp's AVX-512 arithmetic is x86-64 AVX-512 only", "%s", names[i]);
         return;
     }
-    uint32_t n;
+    uint32_t n, most = 0;
+    for (int i = 0; i < n_blobs; i++) most = blobs[i].size > most ? blobs[i].size : most;
+    float *y = xmalloc(most);   // room for any output: none is larger than the largest input
     const float eps = *(const float *)blob("eps", 4, NULL);
     const float *x = blob("rms/x", 0, &n);
     const long H = n / 4;
-    float *y = xmalloc(sizeof(float) * 4096);
     moe_llcpp_rms_norm(x, blob("rms/w", n, NULL), eps, H, y);
     exact(y, blob("rms/out", n, NULL), H, names[0]);
 

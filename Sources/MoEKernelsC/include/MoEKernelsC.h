@@ -109,8 +109,8 @@ void moe_llcpp_rms_norm(const float *x, const float *w, float eps, long n, float
 void moe_llcpp_quantize_q8_1(const float *x, long cols, long tokens, void *out);
 /// The same into Q8_0 blocks (34 bytes per 32), as quantize_row_q8_0.
 void moe_llcpp_quantize_q8_0(const float *x, long cols, long tokens, void *out);
-/// Rows r0 ..< r1 of a Q8_0 matrix times Q8_0 activations, as llamafile's tinyBLAS_Q0_AVX (the
-/// output layer of a batch).
+/// Rows r0 ..< r1 of a Q8_0 matrix times Q8_0 activations, as llamafile's tinyBLAS_Q0_AVX computes
+/// every Q8_0 product of a batch.
 void moe_llcpp_q8_0_rows(const void *w, long rowBytes, long cols, long r0, long r1, const void *xq, long tokens, float *y,
                          long ystride);
 /// The same into F16 (round to nearest even), as llama.cpp prepares activations for F16 weights.
