@@ -95,8 +95,8 @@ import MoETensor
 /// computes. Each operation's rounding order follows the llama.cpp kernel it reproduces (checked
 /// operation by operation against llama.cpp's own tensors by the C harness); here the whole model.
 @Suite struct LlamaCppNumericsTests {
-    static func reference() throws -> (tokens: [Int32], positions: Int, top1: [Int], top5: [[(Int, Float)]]) {
-        let ref = try JSONParser.parse(readFile(RealModelTests.root.appendingPathComponent("Tests/Fixtures/smollm2/llamacpp_reference.json").path))
+    static func reference(_ name: String = "llamacpp_reference.json") throws -> (tokens: [Int32], positions: Int, top1: [Int], top5: [[(Int, Float)]]) {
+        let ref = try JSONParser.parse(readFile(RealModelTests.root.appendingPathComponent("Tests/Fixtures/smollm2/" + name).path))
         return (ref["tokens"]!.arrayValue!.map { Int32($0.intValue!) }, ref["positions"]!.intValue!,
                 ref["top1"]!.arrayValue!.map { $0.intValue! },
                 ref["top5"]!.arrayValue!.map { $0.arrayValue!.map { pair in (pair.arrayValue![0].intValue!, Float(pair.arrayValue![1].doubleValue!)) } })
@@ -136,6 +136,40 @@ import MoETensor
             let row = try model.forward([ref.tokens[p]], state: state, logits: .last)
             #expect(row.elementsEqual(logits[(p * V)..<((p + 1) * V)]) { $0.bitPattern == $1.bitPattern }, "position \(p)")
         }
+    }
+
+    /// Q4_1, Q8_0 and F16 matrices in one file (and F16 embeddings and output layer): the file
+    /// `moekit quantize` writes from the Q4_1 one, against llama.cpp's logits for that file
+    /// (`llamacpp_reference.mixed.json`; scripts/oracle/llamacpp_reference.py says how it was made).
+    @Test func mixedTypesAreLlamaCppToo() throws {
+        try #require(FileManager.default.fileExists(atPath: RealModelTests.gguf),
+                     "the SmolLM2 GGUF is missing: run scripts/fetch_models.sh (scripts/test.sh does)")
+        guard LlamaCppKernels.supported else {
+            print("LlamaCppNumericsTests: skipped, this CPU lacks AVX-512F/DQ (llama.cpp's AVX-512 arithmetic)")
+            return
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("moekit-mixed-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("SmolLM2-135M-Instruct.mixed.gguf").path
+        let plan = QuantizePlan(target: .f16, overrides: [("attn_q", .q4_1), ("attn_v", .q8_0), ("ffn_down", .q8_0)])
+        _ = try Quantizer.quantize(try GGUFFile(path: RealModelTests.gguf), to: path, plan: plan, pool: Fixtures.pool)
+
+        let model = try loadModel(directory: path, pool: Fixtures.pool, activations: .q8Mapped)
+        guard case .gqa(let a) = model.layers[0].attention, case .dense(let m) = model.layers[0].feedForward else {
+            Issue.record("not a dense GQA model")
+            return
+        }
+        #expect([a.q.dtype, a.k.dtype, a.v.dtype, m.down.dtype, model.embedding.dtype] == [.q4_1, .f16, .q8_0, .q8_0, .f16])
+        try model.use(.llamacpp)
+        let ref = try Self.reference("llamacpp_reference.mixed.json")
+        let P = ref.positions, V = model.config.vocabSize
+        let logits = try model.forward(Array(ref.tokens.prefix(P)), state: model.makeState(), logits: .all)
+        var differing = 0
+        for p in 0..<P {
+            for (id, v) in ref.top5[p] where logits[p * V + id] != v { differing += 1 }
+        }
+        #expect(differing == 0, "\(differing) of llama.cpp's top-5 logits differ")
     }
 
     /// A model it does not cover is refused with the reason, not run with MoEKit's arithmetic.

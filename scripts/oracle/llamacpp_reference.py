@@ -33,6 +33,13 @@ The KV cache is kept in F32 and flash attention is off by default, so the only r
 llama.cpp's side are those of its kernels (it quantizes activations to 8 bits for the quantized
 matrix products). Deterministic: the same build gives the same file.
 
+The same for a file of mixed matrix types that `moekit quantize` writes from the Q4_1 file, for
+`--numerics llamacpp`'s test (LlamaCppNumericsTests remakes the file and checks its sha256):
+  moekit quantize .cache/models/SmolLM2-135M-Instruct.Q4_1.gguf /tmp/SmolLM2-135M-Instruct.mixed.gguf \
+      --type F16 --tensor-type attn_q=Q4_1 --tensor-type attn_v=Q8_0 --tensor-type ffn_down=Q8_0
+  python3 scripts/oracle/llamacpp_reference.py --model /tmp/SmolLM2-135M-Instruct.mixed.gguf --no-self-check \
+      --made-by "moekit quantize ... (the line above)" --out Tests/Fixtures/smollm2/llamacpp_reference.mixed.json
+
 Usage (from the repository root):
   scripts/bench/build_llamacpp.sh
   python3 scripts/oracle/llamacpp_reference.py [--model GGUF] [--text FILE] [--out JSON]
@@ -108,6 +115,7 @@ def main():
     ap.add_argument("--kv-type", choices=["f32", "f16"], default="f32")
     ap.add_argument("--positions", type=int, default=512)
     ap.add_argument("--no-self-check", action="store_true", help="skip the token-by-token self check")
+    ap.add_argument("--made-by", help="how the model file was made (recorded as model.made_by)")
     ap.add_argument("--verbose", action="store_true", help="let llama.cpp log to stderr")
     args = ap.parse_args()
 
@@ -222,7 +230,8 @@ def main():
             "kv_type": args.kv_type, "flash_attn": False, "n_gpu_layers": 0,
             "tokenize": {"add_special": True, "parse_special": False},
         },
-        "model": {"file": os.path.basename(args.model), "sha256": sha256(args.model), "n_vocab": n_vocab},
+        "model": {"file": os.path.basename(args.model), "sha256": sha256(args.model), "n_vocab": n_vocab,
+                  **({"made_by": args.made_by} if args.made_by else {})},
         "text_file": os.path.relpath(os.path.abspath(args.text), REPO),
         "text_sha256": hashlib.sha256(text).hexdigest(),
         "add_bos": add_bos,
