@@ -44,8 +44,8 @@ declare -A MUST_RUN=(
   [arm64-baseline]=""
 )
 
-# llama.cpp's AVX-512 arithmetic (llamacpp.c) runs wherever the CPU has AVX-512F/DQ.
-if grep -qw avx512dq /proc/cpuinfo 2>/dev/null && grep -qw avx512f /proc/cpuinfo; then
+# llama.cpp's AVX-512 arithmetic (llamacpp.c) runs wherever the CPU has AVX-512F/DQ/VL.
+if grep -qw avx512dq /proc/cpuinfo 2>/dev/null && grep -qw avx512f /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo; then
   MUST_RUN[x86-haswell]+=" llamacpp/"
 fi
 

@@ -1,10 +1,9 @@
 // llama.cpp's CPU arithmetic, reproduced operation for operation (`--numerics llamacpp`): the
 // float32 results of llama.cpp's x86-64 AVX-512 build (GCC, GGML_NATIVE) for a dense llama-family
 // model whose matrices are Q4_1, Q8_0 or F16, in one batch with flash attention off and an F32 KV
-// cache. Each
-// function states which llama.cpp kernel it follows; what makes results equal bit for bit is the
-// order of every rounding: which products are fused (fma), which sums are kept per vector lane and
-// how the lanes are reduced, and where sums are kept in double. Verified against llama.cpp commit
+// cache. Each function states which llama.cpp kernel it follows; what makes results equal bit for
+// bit is the order of every rounding: which products are fused (fma), which sums are kept per
+// vector lane and how the lanes are reduced, and where sums are kept in double. Verified against llama.cpp commit
 // 0c1e57098b (vendored by llama-cpp-python 0.3.36): the C harness compares each function with
 // tensors llama.cpp computed itself (scripts/oracle/llamacpp_ops.py), the Swift tests the whole model.
 // ggml's kernels change between versions; another llama.cpp may round differently.
@@ -14,6 +13,7 @@
 #include "MoEKernelsC.h"
 #include <math.h>
 #include <string.h>
+#include "kernels/simd_common.h"
 
 #if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
@@ -23,7 +23,7 @@
 
 int moe_llcpp_supported(void) {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
 }
 
 // ggml_compute_forward_rms_norm_f32 + the norm weight: squares in float summed in double, in
@@ -80,49 +80,41 @@ static void quantize_q8(const float *x, long cols, long tokens, uint8_t *y, int 
 void moe_llcpp_quantize_q8_1(const float *x, long cols, long tokens, void *out) { quantize_q8(x, cols, tokens, (uint8_t *)out, 1); }
 void moe_llcpp_quantize_q8_0(const float *x, long cols, long tokens, void *out) { quantize_q8(x, cols, tokens, (uint8_t *)out, 0); }
 
-// hsum_float_8: (x4+x0 + x6+x2) + (x5+x1 + x7+x3).
-static inline float hsum8(__m256 x) {
-    __m128 r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
+// An f16 stored at p (any alignment).
+static inline float f16at(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return half_value(h);
 }
+
 
 // ggml_vec_dot_q4_1_q8_1 (AVX2): eight lanes, each the integer sum of four consecutive products,
 // accumulate fma(d_x * d_y, lane, acc) block after block; the min terms m * s add up in a float on
-// the side; the result is hsum8(acc) + that sum.
+// the side; the result is hsum256(acc) + that sum.
 static inline float dot_q4_1_q8_1(const uint8_t *x, const uint8_t *y, long blocks) {
     const __m256i low = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
     __m256 acc = _mm256_setzero_ps();
     float summs = 0;
     for (long b = 0; b < blocks; b++, x += 20, y += 36) {
-        uint16_t xd, xm, yd, ys;
-        memcpy(&xd, x, 2);
-        memcpy(&xm, x + 2, 2);
-        memcpy(&yd, y, 2);
-        memcpy(&ys, y + 2, 2);
-        summs += _cvtsh_ss(xm) * _cvtsh_ss(ys);
-        const float d = _cvtsh_ss(xd) * _cvtsh_ss(yd);
+        summs += f16at(x + 2) * f16at(y + 2);
+        const float d = f16at(x) * f16at(y);
         const __m128i packed = _mm_loadu_si128((const __m128i *)(const void *)(x + 4));
         const __m256i qx = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low);
         const __m256i qy = _mm256_loadu_si256((const __m256i *)(const void *)(y + 4));
         const __m256 xy = _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(qx, qy), ones));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), xy, acc);
     }
-    return hsum8(acc) + summs;
+    return hsum256(acc) + summs;
 }
 
 // llamafile's tinyBLAS_Q0_AVX for Q8_0 × Q8_0 (the output layer in a batch): eight lanes, each the
 // integer sum of four consecutive products, accumulate fma(d_w * d_x, lane, acc) block after block;
-// the result is hsum8(acc).
+// the result is hsum256(acc).
 static inline float dot_q8_0_q8_0(const uint8_t *w, const uint8_t *x, long blocks) {
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc = _mm256_setzero_ps();
     for (long b = 0; b < blocks; b++, w += 34, x += 34) {
-        uint16_t wd, xd;
-        memcpy(&wd, w, 2);
-        memcpy(&xd, x, 2);
-        const float d = _cvtsh_ss(wd) * _cvtsh_ss(xd);
+        const float d = f16at(w) * f16at(x);
         const __m256i qw = _mm256_loadu_si256((const __m256i *)(const void *)(w + 2));
         const __m256i qx = _mm256_loadu_si256((const __m256i *)(const void *)(x + 2));
         // |w| times x with w's sign: products pair up in int16 without saturating (128 · 127 · 2).
@@ -130,7 +122,7 @@ static inline float dot_q8_0_q8_0(const uint8_t *w, const uint8_t *x, long block
         const __m256 xy = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), xy, acc);
     }
-    return hsum8(acc);
+    return hsum256(acc);
 }
 
 // Rows r0 ..< r1 times each token's activation blocks (Q8_1 for Q4_1 weights, else Q8_0).
@@ -179,13 +171,8 @@ void moe_llcpp_rope(float *x, long heads, long headDim, long dims, long position
     }
 }
 
-// GCC's _mm512_reduce_add_ps: halves, quarters, then pairs.
-AVX512 static inline float reduce512(__m512 a) {
-    const __m256 t3 = _mm256_add_ps(_mm512_extractf32x8_ps(a, 1), _mm512_castps512_ps256(a));
-    const __m128 t6 = _mm_add_ps(_mm256_extractf128_ps(t3, 1), _mm256_castps256_ps128(t3));
-    const __m128 t8 = _mm_add_ps(t6, _mm_shuffle_ps(t6, t6, _MM_SHUFFLE(1, 0, 3, 2)));
-    return _mm_cvtss_f32(t8) + _mm_cvtss_f32(_mm_shuffle_ps(t8, t8, 1));
-}
+// GCC's _mm512_reduce_add_ps: the two halves added, then hsum_float_8's order (hsum256).
+AVX512 static inline float reduce512(__m512 a) { return hsum256(_mm256_add_ps(_mm512_extractf32x8_ps(a, 1), _mm512_castps512_ps256(a))); }
 
 // F32 activations into F16 (ggml_cpu_fp32_to_fp16: round to nearest even), as llama.cpp prepares
 // them for F16 weights.

@@ -22,7 +22,7 @@ extension TransformerModel {
     public func unsupported(_ numerics: Numerics) -> String? {
         guard numerics == .llamacpp else { return nil }
         guard LlamaCppKernels.supported else {
-            return "llama.cpp numerics need an x86-64 CPU with AVX-512F/DQ (they reproduce llama.cpp's AVX-512 build)"
+            return "llama.cpp numerics need an x86-64 CPU with AVX-512F/DQ/VL (they reproduce llama.cpp's AVX-512 build)"
         }
         let c = config
         var why: [String] = []

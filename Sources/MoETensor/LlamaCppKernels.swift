@@ -4,7 +4,7 @@ import MoEKernelsC
 /// `--numerics llamacpp`. Each reproduces the rounding order of the llama.cpp kernel it names, as
 /// compiled in its x86-64 AVX-512 build.
 public enum LlamaCppKernels {
-    /// Whether this CPU runs them (x86-64 with AVX-512F/DQ).
+    /// Whether this CPU runs them (x86-64 with AVX-512F/DQ/VL).
     public static let supported: Bool = moe_llcpp_supported() != 0
 
     /// Bytes of prepared activations for `tokens` rows of `cols` (a multiple of 32), whatever the type

@@ -1,6 +1,7 @@
 // Standalone checks of the C kernel library (Sources/MoEKernelsC) against references computed here,
 // independently of the kernels, in double precision (or, where a contract is defined by f32
-// operations, by correctly rounded emulation of them). Built and run for several CPU targets,
+// operations, by correctly rounded emulation of them), and, for llamacpp.c, against tensors
+// llama.cpp itself computed (exact to the bit). Built and run for several CPU targets,
 // aarch64 under qemu-user among them, by scripts/test_c_kernels.sh.
 //
 // Usage: kernel_check VECTORS.bin   (made by Tests/CKernels/make_vectors.py from the committed
@@ -196,16 +197,20 @@ enum { MAX_BLOBS = 128 };
 static blob_t blobs[MAX_BLOBS];
 static int n_blobs;
 
-// The blob `name`, which must hold `size` bytes (0: any; its size goes to *got).
+// The blob `name`, or NULL.
+static blob_t *blob_find(const char *name) {
+    for (int i = 0; i < n_blobs; i++)
+        if (strcmp(blobs[i].name, name) == 0) return &blobs[i];
+    return NULL;
+}
+
+// The blob `name`, which must exist and hold `size` bytes (0: any; its size goes to *got).
 static void *blob(const char *name, uint32_t size, uint32_t *got) {
-    for (int i = 0; i < n_blobs; i++) {
-        if (strcmp(blobs[i].name, name) != 0) continue;
-        if (size && blobs[i].size != size) { fprintf(stderr, "vectors: blob %s has %u bytes, not %u\n", name, blobs[i].size, size); exit(2); }
-        if (got) *got = blobs[i].size;
-        return blobs[i].data;
-    }
-    fprintf(stderr, "vectors: no blob %s\n", name);
-    exit(2);
+    blob_t *b = blob_find(name);
+    if (!b) { fprintf(stderr, "vectors: no blob %s\n", name); exit(2); }
+    if (size && b->size != size) { fprintf(stderr, "vectors: blob %s has %u bytes, not %u\n", name, b->size, size); exit(2); }
+    if (got) *got = b->size;
+    return b->data;
 }
 
 static void load_vectors(const char *path) {
@@ -1295,9 +1300,7 @@ static void rows_exact(const char *prefix, const char *name) {
     for (int i = 0;; i++, cases++) {
         char key[48];
         snprintf(key, sizeof key, "%s/%d/meta", prefix, i);
-        int found = 0;
-        for (int j = 0; j < n_blobs; j++) found |= strcmp(blobs[j].name, key) == 0;
-        if (!found) break;
+        if (!blob_find(key)) break;
         const long cols = *(const uint32_t *)blob(key, 4, NULL);
         snprintf(key, sizeof key, "%s/%d/w", prefix, i);
         const void *w = blob(key, (uint32_t)(cols / 32 * wBlock), NULL);

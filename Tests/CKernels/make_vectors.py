@@ -5,6 +5,7 @@ which does not parse JSON. Standard library only. Usage: make_vectors.py REPO_RO
 Inputs (committed, made by scripts/oracle/*.py from the gguf package and PyTorch):
   Tests/MoETensorTests/quant_vectors.json  block bytes (base64) + gguf's dequantised floats per type
   Tests/MoETensorTests/e4m3_table.json     the 256 float8_e4m3fn values (null = NaN)
+  Tests/CKernels/llamacpp_ops.json         llama.cpp's own tensors for llamacpp.c (scripts/oracle/llamacpp_ops.py)
 
 Layout (all integers u32, all floats f32):
   "MKCK" | version = 1 | rows | cols | input[rows*cols]
@@ -35,10 +36,7 @@ def llamacpp_blobs(root):
     blobs = [("eps", f32(ops["eps"]))]
     r = ops["rms_norm"]
     blobs += [("rms/x", b(r["x"])), ("rms/w", b(r["w"])), ("rms/out", b(r["out"]))]
-    for i, c in enumerate(ops["q4_1"]):
-        blobs += [("q4_1/%d/meta" % i, struct.pack("<I", c["cols"])), ("q4_1/%d/w" % i, b(c["w"])),
-                  ("q4_1/%d/x" % i, b(c["x"])), ("q4_1/%d/out" % i, b(c["out"]))]
-    for kind, cases in (("q8_0", ops["output"]), ("f16", ops["f16"])):
+    for kind, cases in (("q4_1", ops["q4_1"]), ("q8_0", ops["output"]), ("f16", ops["f16"])):
         for i, c in enumerate(cases):
             blobs += [("%s/%d/meta" % (kind, i), struct.pack("<I", c["cols"])), ("%s/%d/w" % (kind, i), b(c["w"])),
                       ("%s/%d/x" % (kind, i), b(c["x"])), ("%s/%d/out" % (kind, i), b(c["out"]))]

@@ -110,7 +110,7 @@ import MoETensor
                      "the SmolLM2 GGUF is missing: run scripts/fetch_models.sh (scripts/test.sh does)")
         let model = try loadModel(directory: RealModelTests.gguf, pool: Fixtures.pool)
         guard LlamaCppKernels.supported else {
-            print("LlamaCppNumericsTests: skipped, this CPU lacks AVX-512F/DQ (llama.cpp's AVX-512 arithmetic)")
+            print("LlamaCppNumericsTests: skipped, this CPU lacks AVX-512F/DQ/VL (llama.cpp's AVX-512 arithmetic)")
             #expect(model.unsupported(.llamacpp)?.contains("AVX-512") == true)
             return
         }
@@ -145,7 +145,7 @@ import MoETensor
         try #require(FileManager.default.fileExists(atPath: RealModelTests.gguf),
                      "the SmolLM2 GGUF is missing: run scripts/fetch_models.sh (scripts/test.sh does)")
         guard LlamaCppKernels.supported else {
-            print("LlamaCppNumericsTests: skipped, this CPU lacks AVX-512F/DQ (llama.cpp's AVX-512 arithmetic)")
+            print("LlamaCppNumericsTests: skipped, this CPU lacks AVX-512F/DQ/VL (llama.cpp's AVX-512 arithmetic)")
             return
         }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("moekit-mixed-\(getpid())")

@@ -122,8 +122,14 @@ def main():
     args = ap.parse_args()
 
     import gguf
-    weights = {t.name: t for t in gguf.GGUFReader(args.model).tensors}
+    reader = gguf.GGUFReader(args.model)
+    weights = {t.name: t for t in reader.tensors}
     f16_weights = {t.name: t for t in gguf.GGUFReader(args.f16_model).tensors}
+
+    def meta(key):
+        """A scalar of the GGUF's metadata (`llama.` keys: the fixture is for that architecture)."""
+        field = reader.fields["llama." + key]
+        return field.parts[field.data[0]][0].item()
 
     ll, version = ref.load_bindings(args.lib)
     quiet = ll.llama_log_callback(lambda level, text, data: None)
@@ -138,45 +144,39 @@ def main():
         a = seen[name][i]
         return a.reshape(n, -1) if width is None else a.reshape(n, width)
 
-    heads, kv_heads = 9, 3
+    heads, kv_heads = meta("attention.head_count"), meta("attention.head_count_kv")
     hd = rows(f"Qcur-{L}", 0).shape[1] // heads
+
+    def products(model_weights, captured, matrix, x, y, rows_of, tokens=TOKENS["q4_1"], **extra):
+        """One case per (token, row): the matrix row as stored, the activations it met, llama.cpp's product."""
+        cols = captured(x).shape[1]
+        return [{"matrix": matrix, **extra, "row": r, "token": t, "cols": cols, "w": block_row(model_weights, matrix, r),
+                 "x": b64(captured(x)[t]), "out": b64(captured(y)[t, r:r + 1])}
+                for t in tokens for r in rows_of(t)]
+
     out = {
         "source": {"llama_cpp_python": version, "model": os.path.basename(args.model), "sha256": ref.sha256(args.model),
                    "layer": L, "settings": "one batch of the parity text, 1 thread, F32 KV cache, flash attention off"},
-        "eps": float(np.float32(1e-5)),
+        "eps": float(np.float32(meta("attention.layer_norm_rms_epsilon"))),
         "rms_norm": {"token": TOKENS["rms_norm"], "x": b64(rows(f"l_out-{L - 1}")[TOKENS["rms_norm"]]),
                      "w": b64(np.asarray(weights[f"blk.{L}.attn_norm.weight"].data, dtype=np.float32)),
                      "out": b64(rows(f"attn_norm-{L}")[TOKENS["rms_norm"]])},
-        "q4_1": [],
-        "rope": {"token": TOKENS["rope"], "position": TOKENS["rope"], "heads": heads, "head_dim": hd, "base": 100000.0,
+        "q4_1": None,   # below
+        "rope": {"token": TOKENS["rope"], "position": TOKENS["rope"], "heads": heads, "head_dim": hd, "base": float(meta("rope.freq_base")),
                  "in": b64(rows(f"Qcur-{L}", 1)[TOKENS["rope"]]), "out": b64(rows(f"Qcur-{L}", 2)[TOKENS["rope"]])},
         "swiglu": {"token": TOKENS["swiglu"], "gate": b64(rows(f"ffn_gate-{L}")[TOKENS["swiglu"]]),
                    "up": b64(rows(f"ffn_up-{L}")[TOKENS["swiglu"]]), "out": b64(rows(f"ffn_swiglu-{L}")[TOKENS["swiglu"]])},
     }
-    for t in TOKENS["q4_1"]:
-        for r in Q_ROWS:
-            out["q4_1"].append({"matrix": f"blk.{L}.attn_q.weight", "row": r, "token": t, "cols": 576,
-                                "w": block_row(weights, f"blk.{L}.attn_q.weight", r), "x": b64(rows(f"attn_norm-{L}")[t]),
-                                "out": b64(rows(f"Qcur-{L}", 0)[t, r:r + 1])})
-        for r in DOWN_ROWS:
-            out["q4_1"].append({"matrix": f"blk.{L}.ffn_down.weight", "row": r, "token": t, "cols": 1536,
-                                "w": block_row(weights, f"blk.{L}.ffn_down.weight", r), "x": b64(rows(f"ffn_swiglu-{L}")[t]),
-                                "out": b64(rows(f"ffn_out-{L}")[t, r:r + 1])})
-    out["output"] = []
+    out["q4_1"] = [c for t in TOKENS["q4_1"] for c in
+                   products(weights, rows, f"blk.{L}.attn_q.weight", f"attn_norm-{L}", f"Qcur-{L}", lambda _: Q_ROWS, tokens=[t])
+                   + products(weights, rows, f"blk.{L}.ffn_down.weight", f"ffn_swiglu-{L}", f"ffn_out-{L}", lambda _: DOWN_ROWS,
+                              tokens=[t])]
     logits = seen["result_output"][0].reshape(n, -1)
-    for t in TOKENS["q4_1"]:
-        for v in (0, int(np.argmax(logits[t])), logits.shape[1] - 1):
-            out["output"].append({"matrix": "token_embd.weight", "row": v, "token": t, "cols": 576,
-                                  "w": block_row(weights, "token_embd.weight", v), "x": b64(rows("result_norm")[t]),
-                                  "out": b64(logits[t, v:v + 1])})
+    out["output"] = products(weights, rows, "token_embd.weight", "result_norm", "result_output",
+                             lambda t: (0, int(np.argmax(logits[t])), logits.shape[1] - 1))
     # F16 products: the same layer of the F16 re-quantisation.
-    f16 = lambda name, i=0: f16_seen[name][i].reshape(n, -1)
-    out["f16"] = []
-    for t in TOKENS["q4_1"]:
-        for r in Q_ROWS:
-            out["f16"].append({"matrix": f"blk.{L}.attn_q.weight", "model": os.path.basename(args.f16_model), "row": r,
-                               "token": t, "cols": 576, "w": block_row(f16_weights, f"blk.{L}.attn_q.weight", r),
-                               "x": b64(f16(f"attn_norm-{L}")[t]), "out": b64(f16(f"Qcur-{L}")[t, r:r + 1])})
+    out["f16"] = products(f16_weights, lambda name: f16_seen[name][0].reshape(n, -1), f"blk.{L}.attn_q.weight",
+                          f"attn_norm-{L}", f"Qcur-{L}", lambda _: Q_ROWS, model=os.path.basename(args.f16_model))
     t, h = TOKENS["attention"], HEAD
     kv = h // (heads // kv_heads)
     q = rows(f"Qcur-{L}", 2).reshape(n, heads, hd)

@@ -101,7 +101,7 @@ void moe_dot_fp8_rows(const uint8_t *w, long cols, long rowBytes, const float *s
 void moe_tune_malloc(void);
 /// llama.cpp's CPU arithmetic, bit for bit (llamacpp.c; `--numerics llamacpp`): the float32 results
 /// of its x86-64 AVX-512 build for a dense llama-family model with Q4_1, Q8_0 or F16 matrices. 1 when this CPU
-/// can run these kernels (AVX-512F/DQ), else 0 (and the others do nothing).
+/// can run these kernels (AVX-512F/DQ/VL), else 0 (and the others do nothing).
 int moe_llcpp_supported(void);
 /// RMSNorm as ggml_compute_forward_rms_norm_f32, times the weight.
 void moe_llcpp_rms_norm(const float *x, const float *w, float eps, long n, float *out);

@@ -57,7 +57,8 @@ static inline void kquant_scale_min(const uint8_t *s, int j, int *scale, int *mn
 }
 
 #if defined(__AVX2__)
-// The sum of a vector's eight floats.
+// The sum of a vector's eight floats, in ggml's hsum_float_8 order ((4+0 + 6+2) + (5+1 + 7+3)):
+// llamacpp.c reproduces llama.cpp's roundings with it, so keep the order.
 static inline __attribute__((always_inline)) float hsum256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
