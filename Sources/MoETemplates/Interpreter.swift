@@ -60,11 +60,13 @@ final class Interpreter {
     var steps = 0
     var outputBytes = 0
     var callDepth = 0
-    /// Frames a macro's closure captured, and namespaces: a frame holding a macro that captured it, or
-    /// a namespace holding itself (or a `caller` or `loop` whose closure reaches back to it), is a
-    /// reference cycle. `render` empties them when it returns, so nothing a render built outlives it.
+    /// Frames a macro's closure captured, namespaces, and loops that remember `loop.changed`'s
+    /// arguments: a frame holding a macro that captured it, a namespace holding itself (or a `caller`
+    /// or `loop` whose closure reaches back to it), or `loop.changed(loop)`, is a reference cycle.
+    /// `render` empties them when it returns, so nothing a render built outlives it.
     private var captured: [Frame] = []
     private var namespaces: [Namespace] = []
+    private var changedLoops: [LoopContext] = []
 
     init(context: [String: TemplateValue], limits: RenderLimits, now: @escaping () -> Date) {
         self.limits = limits
@@ -92,11 +94,18 @@ final class Interpreter {
         return namespace
     }
 
+    /// A loop whose `changed` kept its arguments (see `captured`).
+    func track(_ loop: LoopContext) {
+        changedLoops.append(loop)
+    }
+
     private func releaseCycles() {
         for f in captured { f.vars.removeAll() }
         for n in namespaces { n.dict = PyDict() }
+        for l in changedLoops { l.lastChanged = nil }
         captured.removeAll()
         namespaces.removeAll()
+        changedLoops.removeAll()
     }
 
     // MARK: budget

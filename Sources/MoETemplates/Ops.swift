@@ -331,10 +331,11 @@ enum Access {
                 return args[l.index0 % args.count]
             })
         case "changed":
-            return .callable(Callable(name: "changed") { args, _ in
+            return .callable(Callable(name: "changed") { [unowned interp] args, _ in
                 if let last = l.lastChanged, last.count == args.count, zip(last, args).allSatisfy({ Ops.equal($0, $1) }) {
                     return .bool(false)
                 }
+                if l.lastChanged == nil { interp.track(l) }
                 l.lastChanged = args
                 return .bool(true)
             })

@@ -271,6 +271,24 @@ struct TemplateCycleTests {
         #expect(held == nil, "the namespace outlived the render")
     }
 
+    /// `loop.changed(loop)` makes the loop remember itself (and its items, the messages).
+    @Test("a loop that loop.changed made remember itself is freed")
+    func changedLoopFreed() throws {
+        weak var held: LoopContext?
+        let interpreter = Interpreter(context: [:], limits: RenderLimits(), now: { Date() })
+        try {
+            let loop = LoopContext(items: [.string("hi")], depth0: 0, recurse: nil)
+            held = loop
+            guard case .callable(let changed)? = Access.loopAttribute(loop, "changed", interpreter) else {
+                Issue.record("loop.changed is not callable")
+                return
+            }
+            guard case .bool(true) = try changed.body([.loop(loop)], []) else { Issue.record("first call not true"); return }
+            _ = try interpreter.render(try Parser.parse("{{ 1 }}"))
+        }()
+        #expect(held == nil, "the loop outlived the render")
+    }
+
     @Test("an error mid-render frees them too")
     func freedOnError() throws {
         weak var root: Frame?
