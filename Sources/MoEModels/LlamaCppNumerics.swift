@@ -77,11 +77,11 @@ extension TransformerModel {
             guard case .dense(let m) = layer.feedForward else { return w }
             return max(w, m.intermediate)
         }
-        let xq = UnsafeMutableRawPointer.allocate(byteCount: LlamaCppKernels.activationBytes(cols: widest, tokens: T), alignment: 64)
-        defer { xq.deallocate() }
+        let activationBytes = (LlamaCppKernels.activationBytes(cols: widest, tokens: T) + 63) & ~63
         let perThread = LlamaCppKernels.attendScratch(positions: start + T, headDim: hd)
-        let attendScratch = UnsafeMutablePointer<Float>.allocate(capacity: perThread * pool.threadCount)
-        defer { attendScratch.deallocate() }
+        s.reserveLlamaCpp(bytes: activationBytes + perThread * pool.threadCount * MemoryLayout<Float>.size)
+        let xq = s.llamaCpp
+        let attendScratch = (s.llamaCpp + activationBytes).assumingMemoryBound(to: Float.self)
 
         // What the pass reads and computes, counted as `forward` counts it (`generate --stats`).
         let k = state.counters
@@ -130,7 +130,7 @@ extension TransformerModel {
             }
             if let k { countAttention(tokens: T, positions: { start + $0 + 1 }, counters: k) }
             products([(a.o, s.tmp)], s.att)
-            for i in 0..<(T * H) { s.x[i] = s.x[i] + s.tmp[i] }
+            addScaled(s.x, s.tmp, 1, T * H)   // x + 1·t: exactly x + t
 
             layer.postAttentionNorm.withUnsafeBufferPointer { w in
                 for t in 0..<T { LlamaCppKernels.rmsNorm(s.x + t * H, weight: w.baseAddress!, eps: c.normEps, n: H, out: s.h + t * H) }
@@ -141,7 +141,7 @@ extension TransformerModel {
             // width (ffn_down's columns) is a multiple of 32.
             LlamaCppKernels.swiglu(s.gate, s.up, into: s.gate, count: T * m.intermediate)
             products([(m.down, s.tmp)], s.gate)
-            for i in 0..<(T * H) { s.x[i] = s.x[i] + s.tmp[i] }
+            addScaled(s.x, s.tmp, 1, T * H)   // x + 1·t: exactly x + t
         }
         cache.length = start + T
 

@@ -506,6 +506,17 @@ final class Scratch {
     var expertStart, expertFill, expertOffsets: UnsafeMutablePointer<Int>
     /// Matrix products run together (one parallel region each).
     let batch = MatmulBatch()
+    /// `--numerics llamacpp`'s buffer (prepared activations, then each thread's attention scratch),
+    /// grown on demand and kept, so a decode loop allocates nothing.
+    private(set) var llamaCpp = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
+    private var llamaCppBytes = 64
+
+    func reserveLlamaCpp(bytes: Int) {
+        guard bytes > llamaCppBytes else { return }
+        llamaCpp.deallocate()
+        llamaCpp = .allocate(byteCount: bytes, alignment: 64)
+        llamaCppBytes = bytes
+    }
     /// Floats of `scores` per thread: a group of query heads (heads / kvHeads) × the context.
     var scoresStride = 0
     /// Floats of `indexScores` per thread (the DSA indexer scores one query: the context).
@@ -543,6 +554,7 @@ final class Scratch {
 
     deinit {
         for p in storage { p.deallocate() }
+        llamaCpp.deallocate()
         routeIds.deallocate()
         groupTokens.deallocate()
         expertStart.deallocate()

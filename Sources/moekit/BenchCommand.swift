@@ -55,7 +55,10 @@ struct Bench: ParsableCommand {
         let depthIds = (0..<depth).map { _ in Int32(truncatingIfNeeded: rng.next() % UInt64(V)) }
         // One context holding the depth tokens (untimed), cut back to them before each test.
         let depthState = model.makeState(capacity: depth + max(prompt, generate + 1))
-        if depth > 0 { _ = try model.forward(depthIds, state: depthState, logits: .last) }
+        // In batches of 512 (llama-bench's), so the scratch is sized for a batch, not for the depth.
+        for start in stride(from: 0, to: depth, by: 512) {
+            _ = try model.forward(Array(depthIds[start..<min(depth, start + 512)]), state: depthState, logits: .last)
+        }
         func context() -> InferenceState {
             depthState.cache.truncate(to: depth)
             depthState.counters = nil

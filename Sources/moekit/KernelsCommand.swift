@@ -18,7 +18,8 @@ struct Kernels: ParsableCommand {
     var threads = "1,2"
 
     func run() throws {
-        guard rows > 0, cols > 0, rows * cols <= 1 << 31 else { throw CLIError("--rows × --cols must be positive and at most 2^31") }
+        let (elements, overflow) = rows.multipliedReportingOverflow(by: cols)
+        guard rows > 0, cols > 0, !overflow, elements <= 1 << 31 else { throw CLIError("--rows × --cols must be positive and at most 2^31") }
         guard cols % 256 == 0 else { throw CLIError("--cols must be a multiple of 256 (the K-quants' super-block)") }
         let counts = try threads.split(separator: ",").map { s -> Int in
             guard let t = Int(s), t >= 1, t <= 1024 else { throw CLIError("--threads: '\(s)' is not a thread count") }
