@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The work of scripts/bench/compare_llamacpp.sh (run that: it builds llama.cpp and checks the
 moekit binary first). Arguments: extra GGUF files to benchmark. Environment: MOEKIT, THREADS, REPS,
-PROMPT, GEN, NO_WRITE (see the .sh)."""
+PROMPT, GEN, DEPTH, ROUNDS, RETRIES, QUIET_WAIT, NO_WRITE, PARITY_ONLY (see the .sh)."""
 import datetime
 import json
 import os

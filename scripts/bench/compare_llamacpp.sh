@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # MoEKit side by side with llama.cpp on this machine: speed (llama-bench vs `moekit bench`, run
 # alternately so machine noise hits both) and output parity (MoEKit's top-1 next-token prediction
-# vs llama.cpp's over the 512 positions of Tests/Fixtures/smollm2/llamacpp_reference.json).
+# vs llama.cpp's over the 512 positions of Tests/Fixtures/smollm2/llamacpp_reference.json, with
+# MoEKit's own kernels and with --numerics llamacpp; and the same for the Q8_0 and F16
+# re-quantisations, against llama.cpp's logits for them made by scripts/oracle/llamacpp_reference.py).
 # Writes the result into BENCHMARKS.md between <!-- llamacpp:begin --> and <!-- llamacpp:end -->.
 #
 #   scripts/bench/compare_llamacpp.sh [EXTRA.gguf ...]
